@@ -1,0 +1,39 @@
+# MiniRAG: `make run` sets everything up and starts it; `make test` sets up and runs the whole suite.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.requirements.stamp
+
+.PHONY: run test lint format bench clean-var help
+
+help:
+	@echo "make run    - set up (venv, deps, database, migrations, demo tenant) and start API + admin (+ worker)"
+	@echo "make test   - set up and run the whole test suite"
+	@echo "make lint   - ruff"
+	@echo "make bench  - run the benchmarks in bench/"
+
+$(PY):
+	$(PYTHON) -m venv $(VENV)
+
+$(STAMP): requirements.txt | $(PY)
+	$(PY) -m pip install --disable-pip-version-check -q --upgrade pip
+	$(PY) -m pip install --disable-pip-version-check -q -r requirements.txt
+	touch $(STAMP)
+
+run: $(STAMP)
+	$(PY) -m minirag.launcher run
+
+test: $(STAMP)
+	$(PY) -m minirag.launcher test $(PYTEST_ARGS)
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check .
+
+format: $(STAMP)
+	$(VENV)/bin/ruff format .
+
+bench: $(STAMP)
+	@for script in bench/*.py; do echo "== $$script"; $(PY) $$script || exit 1; done
+
+clean-var:
+	rm -rf var/

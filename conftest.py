@@ -1,0 +1,85 @@
+"""Shared fixtures. Tenant schemas are created once per test session, then reused by every test."""
+
+from dataclasses import dataclass
+
+import pytest
+from rest_framework.test import APIClient
+
+from tenants.models import ApiToken, Tenant, User
+
+
+@dataclass
+class TenantHandle:
+    """A bootstrapped tenant with its owner and the owner's raw API token."""
+
+    tenant: Tenant
+    owner: User
+    token: ApiToken
+    raw_token: str
+    password: str
+
+    def client(self, raw_token: str | None = None) -> APIClient:
+        client = APIClient()
+        client.credentials(HTTP_AUTHORIZATION=f"Bearer {raw_token or self.raw_token}")
+        return client
+
+    def restore(self) -> None:
+        # A transactional test flushes the public tables; put this tenant's rows back (its schema survives).
+        if not Tenant.objects.filter(pk=self.tenant.pk).exists():
+            self.tenant.save(force_insert=True)
+            self.owner.save(force_insert=True)
+            self.token.save(force_insert=True)
+
+
+def _bootstrap(slug: str) -> TenantHandle:
+    from tenants.services import tenant_bootstrap
+
+    password = "correct-horse-battery-staple"
+    result = tenant_bootstrap(
+        name=slug.title(), slug=slug, owner_email=f"owner@{slug}.example", owner_password=password
+    )
+    return TenantHandle(result.tenant, result.owner, result.api_token.token, result.api_token.raw_token, password)
+
+
+@pytest.fixture(scope="session")
+def _session_tenants(django_db_setup, django_db_blocker):
+    with django_db_blocker.unblock():
+        handles = {}
+        for slug in ("tenant-a", "tenant-b"):
+            existing = Tenant.objects.filter(slug=slug).first()
+            if existing is not None:
+                # --reuse-db kept last run's tenant: drop it and start clean.
+                from tenants.schema import drop_tenant_schema
+
+                drop_tenant_schema(existing.schema_name)
+                existing.delete()
+            handles[slug] = _bootstrap(slug)
+    return handles
+
+
+@pytest.fixture
+def tenant_a(_session_tenants, db) -> TenantHandle:
+    handle = _session_tenants["tenant-a"]
+    handle.restore()
+    return handle
+
+
+@pytest.fixture
+def tenant_b(_session_tenants, db) -> TenantHandle:
+    handle = _session_tenants["tenant-b"]
+    handle.restore()
+    return handle
+
+
+@pytest.fixture
+def api_client() -> APIClient:
+    return APIClient()
+
+
+@pytest.fixture
+def in_tenant(tenant_a):
+    """Run the test body in tenant A's schema (for service/selector tests)."""
+    from minirag.tenancy import tenant_context
+
+    with tenant_context(tenant_a.tenant):
+        yield tenant_a

@@ -1,0 +1,75 @@
+"""One exception handler for the whole API: the reference's `{"detail": ...}` shape, 422 for validation."""
+
+import logging
+
+from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.core.exceptions import RequestDataTooBig, SuspiciousOperation
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db import DatabaseError
+from django.http import Http404
+from rest_framework import exceptions as drf_exceptions
+from rest_framework import status
+from rest_framework.response import Response
+from rest_framework.views import exception_handler as drf_exception_handler
+
+from minirag.errors import DomainError
+
+logger = logging.getLogger("minirag.api")
+
+
+def validation_errors_to_list(detail, location=("body",)) -> list[dict]:
+    """Flatten DRF's nested error dict into FastAPI-style items: `{"loc": [...], "msg": ..., "type": ...}`."""
+    items: list[dict] = []
+    if isinstance(detail, dict):
+        for key, value in detail.items():
+            loc = location if key in ("non_field_errors", "__all__") else (*location, key)
+            items.extend(validation_errors_to_list(value, loc))
+    elif isinstance(detail, list):
+        if all(isinstance(entry, str) for entry in detail):
+            for entry in detail:
+                code = getattr(entry, "code", None) or "invalid"
+                items.append({"loc": list(location), "msg": str(entry), "type": f"value_error.{code}"})
+        else:
+            for index, entry in enumerate(detail):
+                items.extend(validation_errors_to_list(entry, (*location, index) if entry else location))
+    elif detail:
+        code = getattr(detail, "code", None) or "invalid"
+        items.append({"loc": list(location), "msg": str(detail), "type": f"value_error.{code}"})
+    return items
+
+
+def exception_handler(exc, context):
+    if isinstance(exc, DomainError):
+        return Response({"detail": exc.detail}, status=exc.status_code)
+    if isinstance(exc, drf_exceptions.ValidationError):
+        return Response({"detail": validation_errors_to_list(exc.detail)}, status=422)
+    if isinstance(exc, DjangoValidationError):
+        return Response({"detail": validation_errors_to_list(exc.messages)}, status=422)
+    if isinstance(exc, drf_exceptions.ParseError):
+        return Response(
+            {"detail": [{"loc": ["body"], "msg": str(exc.detail), "type": "value_error.json"}]}, status=422
+        )
+    if isinstance(exc, drf_exceptions.UnsupportedMediaType):
+        return Response({"detail": str(exc.detail)}, status=415)
+    if isinstance(exc, RequestDataTooBig):
+        return Response({"detail": "Request body too large"}, status=413)
+    if isinstance(exc, SuspiciousOperation):
+        return Response({"detail": "Bad request"}, status=400)
+    if isinstance(exc, drf_exceptions.NotAuthenticated):
+        return Response({"detail": "Not authenticated"}, status=401, headers={"WWW-Authenticate": "Bearer"})
+    if isinstance(exc, Http404):
+        return Response({"detail": "Not found"}, status=404)
+    if isinstance(exc, DjangoPermissionDenied):
+        return Response({"detail": "Permission denied"}, status=403)
+
+    response = drf_exception_handler(exc, context)
+    if response is not None:
+        detail = response.data.get("detail") if isinstance(response.data, dict) else response.data
+        response.data = {"detail": str(detail) if detail is not None else "Error"}
+        return response
+
+    if isinstance(exc, DatabaseError):
+        logger.exception("Database error while handling %s", context.get("request"))
+        return Response({"detail": "Database error; please retry"}, status=status.HTTP_503_SERVICE_UNAVAILABLE)
+    logger.exception("Unhandled error while handling %s", context.get("request"))
+    return Response({"detail": "Internal server error"}, status=500)

@@ -1,0 +1,320 @@
+"""MiniRAG settings.
+
+Every value comes from the environment (or `.env`), read with django-environ. `.env.example` lists each
+setting with its default and meaning. Sections follow the apps that use them.
+"""
+
+import os
+from datetime import timedelta
+from pathlib import Path
+
+import environ
+from django.core.exceptions import ImproperlyConfigured
+
+# LiteLLM must never fetch its cost map from the network at import time.
+os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+VAR_DIR = BASE_DIR / "var"
+
+env = environ.Env()
+environ.Env.read_env(BASE_DIR / ".env", overwrite=False)
+
+# --- Core -----------------------------------------------------------------------------------------
+DEBUG = env.bool("DEBUG", default=False)
+TESTING = env.bool("MINIRAG_TESTING", default=False)
+
+# Values that must never sign anything outside DEBUG: empty, or defaults shipped in docs/examples.
+KNOWN_INSECURE_SECRETS = {
+    "",
+    "changeme",
+    "change-me",
+    "secret",
+    "insecure-dev-secret-key",
+    "insecure-dev-jwt-key",
+    "django-insecure",
+}
+_DEV_SECRET_KEY = "insecure-dev-secret-key"
+_DEV_JWT_KEY = "insecure-dev-jwt-key"
+
+SECRET_KEY = env.str("SECRET_KEY", default="")
+JWT_SIGNING_KEY = env.str("JWT_SIGNING_KEY", default="")
+if not DEBUG:
+    for _name, _value in (("SECRET_KEY", SECRET_KEY), ("JWT_SIGNING_KEY", JWT_SIGNING_KEY)):
+        if _value in KNOWN_INSECURE_SECRETS or _value.startswith("django-insecure") or len(_value) < 32:
+            raise ImproperlyConfigured(
+                f"{_name} is missing, too short (<32 chars) or a known default. Set it in the environment "
+                f"or .env (generate one with: python -c 'import secrets; print(secrets.token_urlsafe(48))'), "
+                f"or set DEBUG=true for local development only."
+            )
+SECRET_KEY = SECRET_KEY or _DEV_SECRET_KEY
+JWT_SIGNING_KEY = JWT_SIGNING_KEY or _DEV_JWT_KEY
+
+ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["*"] if DEBUG else ["localhost", "127.0.0.1", "[::1]"])
+CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
+CORS_ALLOWED_ORIGINS = env.list("CORS_ALLOWED_ORIGINS", default=[])
+CORS_ALLOW_CREDENTIALS = False  # bearer tokens, never cookies, cross-origin
+
+# --- Applications (django-tenants: public schema vs one schema per tenant) --------------------------
+SHARED_APPS = [
+    "django_tenants",
+    "tenants",
+    "django.contrib.contenttypes",
+    "django.contrib.auth",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.admin",
+    "django.contrib.staticfiles",
+    "corsheaders",
+    "rest_framework",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
+]
+# Tenant data lives only in the tenant's own schema.
+TENANT_APPS = [
+    "bots",
+    "sources",
+    "chat",
+    "usage",
+    "minirag.webhooks",
+]
+INSTALLED_APPS = SHARED_APPS + [app for app in TENANT_APPS if app not in SHARED_APPS]
+
+TENANT_MODEL = "tenants.Tenant"
+TENANT_DOMAIN_MODEL = "tenants.Domain"
+PUBLIC_SCHEMA_NAME = "public"
+DATABASE_ROUTERS = ["django_tenants.routers.TenantSyncRouter"]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "minirag.middleware.RequestBodyLimitMiddleware",
+    "corsheaders.middleware.CorsMiddleware",
+    "tenants.middleware.TenantFromCredentialMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "minirag.urls"
+WSGI_APPLICATION = "minirag.wsgi.application"
+ASGI_APPLICATION = "minirag.asgi.application"
+APPEND_SLASH = False
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "minirag" / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+# --- Database ---------------------------------------------------------------------------------------
+DATABASES = {
+    "default": env.db_url(
+        "DATABASE_URL",
+        default="postgres://postgres@127.0.0.1:5432/minirag",
+        engine="django_tenants.postgresql_backend",
+    )
+}
+DATABASES["default"]["CONN_MAX_AGE"] = env.int("DATABASE_CONN_MAX_AGE", default=60)
+DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+DATABASES["default"].setdefault("TEST", {})["NAME"] = env.str("TEST_DATABASE_NAME", default="test_minirag")
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+# --- Accounts and auth ------------------------------------------------------------------------------
+AUTH_USER_MODEL = "tenants.User"
+AUTHENTICATION_BACKENDS = ["tenants.backends.OperatorBackend"]
+# Emails are unique per tenant (and among operators), not globally: see tenants.models.User.
+SILENCED_SYSTEM_CHECKS = ["auth.W004"]
+PASSWORD_HASHERS = [
+    "django.contrib.auth.hashers.Argon2PasswordHasher",
+    "django.contrib.auth.hashers.PBKDF2PasswordHasher",
+]
+PASSWORD_MIN_LENGTH = 8
+PASSWORD_MAX_LENGTH = 128
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator", "OPTIONS": {"min_length": 8}},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+API_TOKEN_PREFIX = "mrag_"
+# last_used_at is written at most this often per token, so reads don't become writes.
+API_TOKEN_TOUCH_INTERVAL_SECONDS = env.int("API_TOKEN_TOUCH_INTERVAL_SECONDS", default=60)
+
+JWT_ACCESS_MINUTES = env.int("JWT_ACCESS_MINUTES", default=60)
+JWT_REFRESH_DAYS = env.int("JWT_REFRESH_DAYS", default=7)
+SIMPLE_JWT = {
+    "ACCESS_TOKEN_LIFETIME": timedelta(minutes=JWT_ACCESS_MINUTES),
+    "REFRESH_TOKEN_LIFETIME": timedelta(days=JWT_REFRESH_DAYS),
+    "ALGORITHM": "HS256",
+    "SIGNING_KEY": JWT_SIGNING_KEY,
+    "USER_ID_FIELD": "id",
+    "USER_ID_CLAIM": "sub",
+    "AUTH_HEADER_TYPES": ("Bearer",),
+    "UPDATE_LAST_LOGIN": False,
+}
+
+# --- API ---------------------------------------------------------------------------------------------
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": ["minirag.api.authentication.TenantCredentialAuthentication"],
+    "DEFAULT_PERMISSION_CLASSES": ["minirag.api.permissions.IsTenantMember"],
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_PARSER_CLASSES": [
+        "rest_framework.parsers.JSONParser",
+        "rest_framework.parsers.MultiPartParser",
+        "rest_framework.parsers.FormParser",
+    ],
+    "EXCEPTION_HANDLER": "minirag.api.exceptions.exception_handler",
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "UNAUTHENTICATED_USER": None,
+    "TEST_REQUEST_DEFAULT_FORMAT": "json",
+}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "MiniRAG API",
+    "DESCRIPTION": "Multi-tenant, provider-agnostic retrieval-augmented generation.",
+    "VERSION": "1.0.0",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    "COMPONENT_SPLIT_REQUEST": True,
+    "APPEND_COMPONENTS": {
+        "securitySchemes": {"bearerAuth": {"type": "http", "scheme": "bearer"}},
+    },
+    "SECURITY": [{"bearerAuth": []}],
+}
+# Largest accepted non-upload request body (JSON), bytes.
+MAX_REQUEST_BODY_BYTES = env.int("MAX_REQUEST_BODY_BYTES", default=2 * 1024 * 1024)
+DATA_UPLOAD_MAX_MEMORY_SIZE = MAX_REQUEST_BODY_BYTES
+# Largest accepted uploaded file, bytes (bigger → 422 "File too large").
+MAX_UPLOAD_BYTES = env.int("MAX_UPLOAD_BYTES", default=10 * 1024 * 1024)
+FILE_UPLOAD_MAX_MEMORY_SIZE = 1024 * 1024  # larger uploads spool to a temp file, not RAM
+DATA_UPLOAD_MAX_NUMBER_FIELDS = 1000
+# Every list endpoint is bounded.
+API_MAX_PAGE_SIZE = env.int("API_MAX_PAGE_SIZE", default=100)
+
+# --- Redis, Celery -----------------------------------------------------------------------------------
+REDIS_URL = env.str("REDIS_URL", default="")
+CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default=REDIS_URL)
+CELERY_RESULT_BACKEND = env.str("CELERY_RESULT_BACKEND", default="") or None
+# Without a broker, tasks run eagerly in the web process (single-process dev mode and tests).
+CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=not CELERY_BROKER_URL)
+CELERY_TASK_EAGER_PROPAGATES = True
+CELERY_TASK_ACKS_LATE = True
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+CELERY_TASK_SERIALIZER = "json"
+CELERY_ACCEPT_CONTENT = ["json"]
+CELERY_TIMEZONE = "UTC"
+CELERY_TASK_DEFAULT_QUEUE = "default"
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+CELERY_TASK_ROUTES = {
+    "sources.tasks.*": {"queue": "ingest"},
+    "minirag.webhooks.tasks.*": {"queue": "webhooks"},
+}
+CELERY_BEAT_SCHEDULE: dict = {}  # filled by the apps' tasks modules (sweeper, refresh)
+
+# --- Qdrant, LLM providers ---------------------------------------------------------------------------
+QDRANT_URL = env.str("QDRANT_URL", default="")
+QDRANT_API_KEY = env.str("QDRANT_API_KEY", default="")
+QDRANT_PATH = env.str("QDRANT_PATH", default=str(VAR_DIR / "qdrant"))
+DEFAULT_LLM_MODEL = env.str("DEFAULT_LLM_MODEL", default="gpt-4o-mini")
+DEFAULT_EMBEDDING_MODEL = env.str("DEFAULT_EMBEDDING_MODEL", default="")
+LLM_TIMEOUT_SECONDS = env.float("LLM_TIMEOUT_SECONDS", default=60.0)
+LLM_MAX_RETRIES = env.int("LLM_MAX_RETRIES", default=2)
+
+# --- Knowledge: chunking, ingestion, retrieval (sources/) ---------------------------------------------
+CHUNK_SIZE_TOKENS = env.int("CHUNK_SIZE_TOKENS", default=512)
+CHUNK_OVERLAP_TOKENS = env.int("CHUNK_OVERLAP_TOKENS", default=64)
+EMBEDDING_BATCH_SIZE = env.int("EMBEDDING_BATCH_SIZE", default=128)
+EMBEDDING_MAX_RETRIES = env.int("EMBEDDING_MAX_RETRIES", default=6)
+EMBEDDING_TIMEOUT_SECONDS = env.float("EMBEDDING_TIMEOUT_SECONDS", default=60.0)
+URL_FETCH_TIMEOUT_SECONDS = env.float("URL_FETCH_TIMEOUT_SECONDS", default=30.0)
+URL_FETCH_MAX_BYTES = env.int("URL_FETCH_MAX_BYTES", default=20 * 1024 * 1024)
+URL_FETCH_MAX_REDIRECTS = env.int("URL_FETCH_MAX_REDIRECTS", default=5)
+MAX_EXTRACTED_CHARS = env.int("MAX_EXTRACTED_CHARS", default=60_000_000)
+INGEST_SOFT_TIME_LIMIT_SECONDS = env.int("INGEST_SOFT_TIME_LIMIT_SECONDS", default=1800)
+INGEST_HARD_TIME_LIMIT_SECONDS = env.int("INGEST_HARD_TIME_LIMIT_SECONDS", default=1900)
+# A source in "processing" longer than this is failed by the sweeper so it can be re-ingested.
+INGEST_STUCK_AFTER_SECONDS = env.int("INGEST_STUCK_AFTER_SECONDS", default=2400)
+INGEST_SWEEP_INTERVAL_SECONDS = env.int("INGEST_SWEEP_INTERVAL_SECONDS", default=300)
+RETRIEVAL_TOP_K = env.int("RETRIEVAL_TOP_K", default=5)
+MAX_BATCH_CHILDREN = env.int("MAX_BATCH_CHILDREN", default=500)
+
+# --- Chat (chat/) ------------------------------------------------------------------------------------
+CHAT_MESSAGE_MAX_CHARS = env.int("CHAT_MESSAGE_MAX_CHARS", default=32000)
+# Context window assumed for models LiteLLM does not know.
+CHAT_DEFAULT_CONTEXT_TOKENS = env.int("CHAT_DEFAULT_CONTEXT_TOKENS", default=8192)
+CHAT_STREAM_KEEPALIVE_SECONDS = env.float("CHAT_STREAM_KEEPALIVE_SECONDS", default=10.0)
+CHAT_EXPORT_MAX_CHATS = env.int("CHAT_EXPORT_MAX_CHATS", default=1000)
+
+# --- Webhooks and scheduled refresh ------------------------------------------------------------------
+WEBHOOK_TIMEOUT_SECONDS = env.float("WEBHOOK_TIMEOUT_SECONDS", default=10.0)
+WEBHOOK_MAX_ATTEMPTS = env.int("WEBHOOK_MAX_ATTEMPTS", default=8)
+REFRESH_CHECK_INTERVAL_SECONDS = env.int("REFRESH_CHECK_INTERVAL_SECONDS", default=900)
+
+# --- Secrets at rest ---------------------------------------------------------------------------------
+# Comma-separated Fernet keys; the first encrypts, all decrypt (MultiFernet rotation).
+ENCRYPTION_KEYS = env.list("ENCRYPTION_KEYS", default=[])
+if not ENCRYPTION_KEYS and env.str("ENCRYPTION_KEY", default=""):
+    ENCRYPTION_KEYS = [env.str("ENCRYPTION_KEY")]
+if not ENCRYPTION_KEYS and not DEBUG:
+    raise ImproperlyConfigured(
+        "ENCRYPTION_KEYS is not set. Generate a key with: python -c 'from cryptography.fernet import Fernet; "
+        "print(Fernet.generate_key().decode())' and put it in the environment or .env."
+    )
+if not ENCRYPTION_KEYS:
+    # DEBUG only: a fixed development key, never valid outside DEBUG.
+    ENCRYPTION_KEYS = ["ZGV2ZWxvcG1lbnQta2V5LW5vdC1mb3ItcHJvZHVjdGk="]
+
+# --- Outbound network --------------------------------------------------------------------------------
+# Private and loopback addresses are refused for URL sources, webhooks and provider endpoints unless allowed.
+MINIRAG_ALLOW_PRIVATE_NETWORK = env.bool("MINIRAG_ALLOW_PRIVATE_NETWORK", default=False)
+
+# --- Health checks -----------------------------------------------------------------------------------
+HEALTH_CHECK_TIMEOUT_SECONDS = env.float("HEALTH_CHECK_TIMEOUT_SECONDS", default=3.0)
+
+# --- Files, static, i18n -----------------------------------------------------------------------------
+MEDIA_ROOT = env.str("MEDIA_ROOT", default=str(VAR_DIR / "media"))
+MEDIA_URL = "/media/"
+STATIC_URL = "/static/"
+STATIC_ROOT = env.str("STATIC_ROOT", default=str(VAR_DIR / "static"))
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
+}
+WHITENOISE_USE_FINDERS = True
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+
+# --- Logging -----------------------------------------------------------------------------------------
+LOG_LEVEL = env.str("LOG_LEVEL", default="INFO")
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "root": {"handlers": ["console"], "level": LOG_LEVEL},
+    "loggers": {
+        # LiteLLM logs request bodies (with keys) at debug level: keep it quiet.
+        "LiteLLM": {"level": "WARNING"},
+        "httpx": {"level": "WARNING"},
+    },
+}
+
+SECURE_CONTENT_TYPE_NOSNIFF = True
+X_FRAME_OPTIONS = "DENY"
+SESSION_COOKIE_HTTPONLY = True

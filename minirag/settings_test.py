@@ -1,0 +1,22 @@
+"""Settings for the test suite: the regular settings with test-safe environment defaults."""
+
+import os
+import tempfile
+
+os.environ.setdefault("DEBUG", "false")
+os.environ.setdefault("MINIRAG_TESTING", "true")
+os.environ.setdefault("SECRET_KEY", "test-secret-key-" + "x" * 40)
+os.environ.setdefault("JWT_SIGNING_KEY", "test-jwt-signing-key-" + "y" * 40)
+os.environ.setdefault("ENCRYPTION_KEYS", "dGVzdC1rZXktdGVzdC1rZXktdGVzdC1rZXktdGVzdCE=")
+os.environ.setdefault("CELERY_TASK_ALWAYS_EAGER", "true")
+os.environ.setdefault("QDRANT_URL", "")
+os.environ.setdefault("QDRANT_PATH", ":memory:")
+os.environ.setdefault("MEDIA_ROOT", tempfile.mkdtemp(prefix="minirag-media-"))
+
+from minirag.settings import *  # noqa: F403
+
+PASSWORD_HASHERS = [
+    # Argon2 stays the hasher under test; cheaper parameters keep the suite fast.
+    "minirag.testing.FastArgon2PasswordHasher",
+]
+ALLOWED_HOSTS = ["*"]

@@ -1,0 +1,70 @@
+"""Project-level endpoints: liveness, dependency health, JSON error pages."""
+
+from django.http import JsonResponse
+from drf_spectacular.utils import extend_schema, inline_serializer
+from rest_framework import serializers
+from rest_framework.permissions import AllowAny
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from minirag.health import system_health
+
+
+class LivenessView(APIView):
+    """Static liveness probe: touches no dependency."""
+
+    authentication_classes: list = []
+    permission_classes = [AllowAny]
+
+    @extend_schema(responses=inline_serializer("Liveness", {"status": serializers.CharField()}), tags=["system"])
+    def get(self, request):
+        return Response({"status": "ok"})
+
+
+_ServiceStatus = inline_serializer(
+    "ServiceStatus",
+    {
+        "status": serializers.ChoiceField(choices=["ok", "error"]),
+        "detail": serializers.CharField(required=False),
+        "version": serializers.CharField(required=False, allow_null=True),
+        "latency_ms": serializers.FloatField(required=False),
+    },
+)
+
+
+class SystemHealthView(APIView):
+    """Dependency health; always 200, "degraded" when any dependency is down."""
+
+    authentication_classes: list = []
+    permission_classes = [AllowAny]
+
+    @extend_schema(
+        responses=inline_serializer(
+            "SystemHealth",
+            {
+                "status": serializers.ChoiceField(choices=["ok", "degraded"]),
+                "postgres": _ServiceStatus,
+                "qdrant": _ServiceStatus,
+                "redis": _ServiceStatus,
+            },
+        ),
+        tags=["system"],
+    )
+    def get(self, request):
+        return Response(system_health())
+
+
+def json_not_found(request, exception=None):
+    return JsonResponse({"detail": "Not found"}, status=404)
+
+
+def json_server_error(request):
+    return JsonResponse({"detail": "Internal server error"}, status=500)
+
+
+def json_bad_request(request, exception=None):
+    return JsonResponse({"detail": "Bad request"}, status=400)
+
+
+def json_forbidden(request, exception=None):
+    return JsonResponse({"detail": "Permission denied"}, status=403)

@@ -1,0 +1,1 @@
+"""Webhooks live in the tenant schema (see issue 5)."""

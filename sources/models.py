@@ -1,0 +1,1 @@
+"""Tenant-schema models (filled in by later issues)."""

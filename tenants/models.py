@@ -1,0 +1,143 @@
+"""Public-schema models: tenants, their domains, users and API tokens."""
+
+import hashlib
+import re
+import uuid
+
+from django.contrib.auth.base_user import AbstractBaseUser, BaseUserManager
+from django.contrib.auth.models import PermissionsMixin
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+from django_tenants.models import DomainMixin, TenantMixin
+
+SLUG_PATTERN = re.compile(r"^[a-z0-9\-]+$")
+# PostgreSQL identifiers are at most 63 bytes; long slugs are shortened with a hash to stay unique.
+_MAX_SCHEMA_NAME = 63
+
+
+def schema_name_for_slug(slug: str) -> str:
+    """Derive the tenant's schema name from its slug ("acme-corp" → "t_acme_corp").
+
+    Slugs never contain "_", so replacing "-" with "_" keeps names unique; the "t_" prefix keeps clear
+    of "public", "pg_*" and "information_schema".
+    """
+    name = "t_" + slug.replace("-", "_")
+    if len(name) > _MAX_SCHEMA_NAME:
+        digest = hashlib.sha256(slug.encode()).hexdigest()[:12]
+        name = f"{name[: _MAX_SCHEMA_NAME - 13]}_{digest}"
+    return name
+
+
+class Tenant(TenantMixin):
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    name = models.CharField(max_length=255, blank=True)
+    slug = models.SlugField(max_length=100, unique=True)
+    plan = models.CharField(max_length=50, default="free")
+    is_active = models.BooleanField(default=True)
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    # The schema is created by tenants.schema.create_tenant_schema inside the bootstrap transaction.
+    auto_create_schema = False
+    auto_drop_schema = False
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"{self.name or self.slug} ({self.slug})"
+
+
+class Domain(DomainMixin):
+    """Kept for django-tenants; MiniRAG resolves tenants from credentials, not hostnames."""
+
+
+class Role(models.TextChoices):
+    OWNER = "owner", "Owner"
+    ADMIN = "admin", "Admin"
+    MEMBER = "member", "Member"
+
+
+class UserManager(BaseUserManager):
+    def get_by_natural_key(self, username):
+        # Natural keys (createsuperuser, admin login) name platform operators, who have no tenant.
+        return self.get(email__iexact=username, tenant__isnull=True)
+
+    def create_superuser(self, email, password=None, **extra_fields):
+        extra_fields.update(is_staff=True, is_superuser=True, role=Role.OWNER, tenant=None)
+        user = self.model(email=self.normalize_email(email), **extra_fields)
+        user.set_password(password)
+        user.save(using=self._db)
+        return user
+
+
+class User(AbstractBaseUser, PermissionsMixin):
+    """A person who signs in. Belongs to one tenant; operators (superusers) belong to none.
+
+    The same email may exist in several tenants, so uniqueness is per tenant (and among operators).
+    """
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    tenant = models.ForeignKey(Tenant, null=True, blank=True, on_delete=models.CASCADE, related_name="users")
+    email = models.EmailField(max_length=320)
+    display_name = models.CharField(max_length=255, blank=True, default="")
+    role = models.CharField(max_length=10, choices=Role.choices, default=Role.MEMBER)
+    is_active = models.BooleanField(default=True)
+    is_staff = models.BooleanField(default=False, help_text="Can sign in to the operator console.")
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    objects = UserManager()
+
+    USERNAME_FIELD = "email"
+    EMAIL_FIELD = "email"
+    REQUIRED_FIELDS: list[str] = []
+
+    class Meta:
+        ordering = ["email"]
+        constraints = [
+            models.UniqueConstraint(
+                "tenant", models.functions.Lower("email"), name="user_email_unique_per_tenant"
+            ),
+            models.UniqueConstraint(
+                models.functions.Lower("email"),
+                condition=Q(tenant__isnull=True),
+                name="operator_email_unique",
+            ),
+        ]
+        indexes = [models.Index(models.functions.Lower("email"), name="user_email_lower_idx")]
+
+    def __str__(self) -> str:
+        return self.email
+
+    @property
+    def is_manager(self) -> bool:
+        return self.role in (Role.OWNER, Role.ADMIN)
+
+
+def hash_token(raw_token: str) -> str:
+    return hashlib.sha256(raw_token.encode()).hexdigest()
+
+
+class ApiToken(models.Model):
+    """A long-lived bearer credential. Only the SHA-256 of the raw value is stored."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="api_tokens")
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="api_tokens")
+    name = models.CharField(max_length=255)
+    token_hash = models.CharField(max_length=64, unique=True)
+    token_prefix = models.CharField(max_length=16)
+    is_active = models.BooleanField(default=True)
+    expires_at = models.DateTimeField(null=True, blank=True)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [models.Index(fields=["tenant", "-created_at"], name="apitoken_tenant_created_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.token_prefix}…)"

@@ -1,0 +1,274 @@
+"""Writes and workflows for tenants, users and API tokens."""
+
+import secrets
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.db.models import Q
+from rest_framework_simplejwt.exceptions import TokenError
+from rest_framework_simplejwt.tokens import RefreshToken
+
+from minirag.errors import AuthenticationError, Conflict, InvalidInput, PermissionDenied
+from tenants.models import SLUG_PATTERN, ApiToken, Role, Tenant, User, hash_token, schema_name_for_slug
+from tenants.passwords import check_password_policy
+from tenants.schema import create_tenant_schema
+
+# Verifying against this keeps a login for an unknown email as slow as a wrong password (no user oracle).
+_DUMMY_PASSWORD_HASH_CACHE: dict[str, str] = {}
+
+
+@dataclass(frozen=True)
+class IssuedToken:
+    token: ApiToken
+    raw_token: str
+
+
+@dataclass(frozen=True)
+class BootstrapResult:
+    tenant: Tenant
+    owner: User
+    api_token: IssuedToken
+
+
+@dataclass(frozen=True)
+class LoginResult:
+    user: User
+    tenant: Tenant
+    access_token: str
+    refresh_token: str
+
+
+# --- Tenants -------------------------------------------------------------------------------------------
+
+
+def tenant_bootstrap(
+    *, name: str, slug: str, owner_email: str, owner_password: str, owner_display_name: str = ""
+) -> BootstrapResult:
+    """Create a tenant, its schema with every tenant table, an owner and a "default" API token.
+
+    All of it happens in one transaction: a failure leaves no tenant, schema, user or token behind.
+    Raises Conflict (409) when the slug is taken, InvalidInput (422) for a bad slug or weak password.
+    """
+    if not SLUG_PATTERN.match(slug or "") or len(slug) > 100:
+        raise InvalidInput([{"loc": ["body", "tenant_slug"], "msg": "Slug must match ^[a-z0-9-]+$ (max 100)", "type": "value_error.slug"}])
+    check_password_policy(owner_password, field="owner_password")
+    if Tenant.objects.filter(slug=slug).exists():
+        raise Conflict(f"Slug '{slug}' is already taken")
+    try:
+        with transaction.atomic():
+            tenant = Tenant.objects.create(name=name, slug=slug, schema_name=schema_name_for_slug(slug))
+            create_tenant_schema(tenant.schema_name)
+            owner = User(
+                tenant=tenant,
+                email=owner_email.strip(),
+                display_name=owner_display_name,
+                role=Role.OWNER,
+            )
+            owner.set_password(owner_password)
+            owner.save()
+            issued = api_token_create(user=owner, name="default")
+    except IntegrityError:
+        # Lost a race with a concurrent bootstrap of the same slug.
+        raise Conflict(f"Slug '{slug}' is already taken") from None
+    return BootstrapResult(tenant=tenant, owner=owner, api_token=issued)
+
+
+@transaction.atomic
+def tenant_set_active(*, tenant: Tenant, is_active: bool) -> Tenant:
+    """Activate or deactivate a tenant. Its API tokens and JWTs stop (or resume) working on the next request."""
+    tenant.is_active = is_active
+    tenant.save(update_fields=["is_active", "updated_at"])
+    return tenant
+
+
+# --- Authentication ------------------------------------------------------------------------------------
+
+
+def _issue_jwt_pair(user: User) -> tuple[str, str]:
+    refresh = RefreshToken.for_user(user)
+    refresh["tid"] = str(user.tenant_id)
+    refresh["role"] = user.role
+    access = refresh.access_token
+    access["tid"] = str(user.tenant_id)
+    access["role"] = user.role
+    return str(access), str(refresh)
+
+
+def _burn_password_check(password: str) -> None:
+    from django.contrib.auth.hashers import check_password, make_password
+
+    dummy = _DUMMY_PASSWORD_HASH_CACHE.setdefault("hash", make_password("not-a-real-password"))
+    check_password(password, dummy)
+
+
+def auth_login(*, email: str, password: str, tenant_slug: str | None = None) -> LoginResult:
+    """Check email + password and issue an access/refresh JWT pair.
+
+    The same email may belong to several tenants; then `tenant_slug` picks one, and without it the login
+    answers 400 (InvalidInput with status 400) instead of guessing.
+    """
+    users = User.objects.select_related("tenant").filter(email__iexact=email.strip(), tenant__isnull=False)
+    if tenant_slug:
+        users = users.filter(tenant__slug=tenant_slug)
+    candidates = list(users[:10])
+    if len(candidates) > 1:
+        error = InvalidInput(
+            "This email belongs to several tenants; add \"tenant_slug\" to the login body to choose one"
+        )
+        error.status_code = 400
+        raise error
+    user = candidates[0] if candidates else None
+    if user is None:
+        _burn_password_check(password)
+        raise AuthenticationError("Invalid email or password")
+    if not user.check_password(password):
+        raise AuthenticationError("Invalid email or password")
+    if not user.is_active:
+        raise PermissionDenied("Account is disabled")
+    if not user.tenant.is_active:
+        raise PermissionDenied("Tenant is disabled")
+    access, refresh = _issue_jwt_pair(user)
+    return LoginResult(user=user, tenant=user.tenant, access_token=access, refresh_token=refresh)
+
+
+def auth_refresh(*, refresh_token: str) -> LoginResult:
+    """Exchange a refresh token for a new pair, re-checking that user and tenant are still active."""
+    try:
+        refresh = RefreshToken(refresh_token)
+        user_id = refresh["sub"]
+    except (TokenError, KeyError):
+        raise AuthenticationError("Invalid or expired refresh token") from None
+    user = User.objects.select_related("tenant").filter(pk=user_id, tenant__isnull=False).first()
+    if user is None or str(user.tenant_id) != str(refresh.get("tid")):
+        raise AuthenticationError("Invalid or expired refresh token")
+    if not user.is_active:
+        raise AuthenticationError("Token owner account is disabled")
+    if not user.tenant.is_active:
+        raise AuthenticationError("Tenant is disabled")
+    access, new_refresh = _issue_jwt_pair(user)
+    return LoginResult(user=user, tenant=user.tenant, access_token=access, refresh_token=new_refresh)
+
+
+# --- API tokens ----------------------------------------------------------------------------------------
+
+
+def _generate_raw_token() -> str:
+    # 32 random bytes (256 bits) after a recognisable prefix, so leaked tokens are easy to scan for.
+    return settings.API_TOKEN_PREFIX + secrets.token_urlsafe(32)
+
+
+def api_token_create(*, user: User, name: str) -> IssuedToken:
+    """Create a token for `user` (it carries the user's role). The raw value exists only in the result."""
+    if user.tenant_id is None:
+        raise InvalidInput("Platform operators cannot hold tenant API tokens")
+    raw = _generate_raw_token()
+    token = ApiToken.objects.create(
+        tenant_id=user.tenant_id,
+        user=user,
+        name=name,
+        token_hash=hash_token(raw),
+        token_prefix=raw[:12],
+    )
+    return IssuedToken(token=token, raw_token=raw)
+
+
+def api_token_revoke(*, token: ApiToken) -> ApiToken:
+    """Soft-revoke (idempotent). The next request with the token gets 401."""
+    if token.is_active:
+        token.is_active = False
+        token.save(update_fields=["is_active", "updated_at"])
+    return token
+
+
+# --- Users ---------------------------------------------------------------------------------------------
+
+
+def _ensure_can_grant(*, actor_role: str, role: str) -> None:
+    if actor_role not in (Role.OWNER, Role.ADMIN):
+        raise PermissionDenied("Only owners and admins can manage users")
+    if role == Role.OWNER and actor_role != Role.OWNER:
+        raise PermissionDenied("Only owners can create or promote owners")
+
+
+def user_create(
+    *, tenant: Tenant, actor_role: str, email: str, password: str, display_name: str = "", role: str = Role.MEMBER
+) -> User:
+    _ensure_can_grant(actor_role=actor_role, role=role)
+    check_password_policy(password)
+    email = email.strip()
+    if User.objects.filter(tenant=tenant, email__iexact=email).exists():
+        raise Conflict("A user with this email already exists in this tenant")
+    user = User(tenant=tenant, email=email, display_name=display_name, role=role)
+    user.set_password(password)
+    try:
+        with transaction.atomic():
+            user.save()
+    except IntegrityError:
+        raise Conflict("A user with this email already exists in this tenant") from None
+    return user
+
+
+def _active_owner_count(tenant: Tenant, *, lock: bool) -> int:
+    owners = User.objects.filter(tenant=tenant, role=Role.OWNER, is_active=True)
+    if lock:
+        # Lock the owner rows so two concurrent demotions cannot both pass the "last owner" check.
+        return len(list(owners.select_for_update().values_list("pk", flat=True)))
+    return owners.count()
+
+
+@transaction.atomic
+def user_update(*, tenant: Tenant, actor: User, actor_role: str, user: User, changes: dict) -> User:
+    """Apply a partial update. Role rules: owners/admins only; only an owner grants or changes an owner."""
+    if actor_role not in (Role.OWNER, Role.ADMIN):
+        raise PermissionDenied("Only owners and admins can manage users")
+    new_role = changes.get("role", user.role)
+    if Role.OWNER in (new_role, user.role) and new_role != user.role:
+        _ensure_can_grant(actor_role=actor_role, role=Role.OWNER)
+    if user.role == Role.OWNER and actor_role != Role.OWNER and changes:
+        raise PermissionDenied("Only owners can change an owner")
+    demotes_owner = user.role == Role.OWNER and user.is_active and (
+        new_role != Role.OWNER or changes.get("is_active") is False
+    )
+    if demotes_owner and _active_owner_count(tenant, lock=True) <= 1:
+        raise Conflict("The last active owner cannot be demoted or deactivated")
+    if "email" in changes:
+        email = changes["email"].strip()
+        if User.objects.filter(tenant=tenant, email__iexact=email).exclude(pk=user.pk).exists():
+            raise Conflict("A user with this email already exists in this tenant")
+        user.email = email
+    if "password" in changes:
+        check_password_policy(changes["password"])
+        user.set_password(changes["password"])
+    for field in ("display_name", "role", "is_active"):
+        if field in changes:
+            setattr(user, field, changes[field])
+    user.save()
+    return user
+
+
+@transaction.atomic
+def user_deactivate(*, tenant: Tenant, actor_role: str, user: User) -> User:
+    """Soft-deactivate. The user's API tokens and JWTs stop working on their next request."""
+    if actor_role not in (Role.OWNER, Role.ADMIN):
+        raise PermissionDenied("Only owners and admins can manage users")
+    if user.role == Role.OWNER and actor_role != Role.OWNER:
+        raise PermissionDenied("Only owners can change an owner")
+    if not user.is_active:
+        return user
+    if user.role == Role.OWNER and _active_owner_count(tenant, lock=True) <= 1:
+        raise Conflict("The last active owner cannot be deactivated")
+    user.is_active = False
+    user.save(update_fields=["is_active", "updated_at"])
+    return user
+
+
+def operator_ensure(*, email: str, password: str) -> User:
+    """Create or update a platform operator (superuser without a tenant)."""
+    user = User.objects.filter(Q(tenant__isnull=True) & Q(email__iexact=email)).first()
+    if user is None:
+        return User.objects.create_superuser(email=email, password=password)
+    user.set_password(password)
+    user.save(update_fields=["password"])
+    return user
+

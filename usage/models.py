@@ -1,0 +1,39 @@
+"""UsageEvent: one row per LLM or embedding call, in the tenant's schema."""
+
+import uuid
+
+from django.db import models
+from django.utils import timezone
+
+
+class UsageKind(models.TextChoices):
+    CHAT = "chat", "Chat completion"
+    EMBEDDING = "embedding", "Embedding"
+    TITLE = "title", "Chat title"
+
+
+class UsageEvent(models.Model):
+    # Related ids are plain UUIDs (not FKs) so history survives deletes and apps stay decoupled.
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    kind = models.CharField(max_length=20, choices=UsageKind.choices, default=UsageKind.CHAT)
+    model = models.CharField(max_length=200)
+    bot_profile_id = models.UUIDField(null=True, blank=True, db_index=True)
+    chat_id = models.UUIDField(null=True, blank=True, db_index=True)
+    message_id = models.UUIDField(null=True, blank=True)
+    source_id = models.UUIDField(null=True, blank=True)
+    prompt_tokens = models.PositiveIntegerField(default=0)
+    completion_tokens = models.PositiveIntegerField(default=0)
+    total_tokens = models.PositiveIntegerField(default=0)
+    cost_usd = models.DecimalField(max_digits=18, decimal_places=10, default=0)
+    latency_ms = models.PositiveIntegerField(null=True, blank=True)
+    time_to_first_token_ms = models.PositiveIntegerField(null=True, blank=True)
+    stream_duration_ms = models.PositiveIntegerField(null=True, blank=True)
+    is_stream = models.BooleanField(default=False)
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [models.Index(fields=["created_at", "model"], name="usage_created_model_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.model} {self.total_tokens} tokens"
