@@ -81,7 +81,15 @@ def ensure_database(url: str) -> None:
 
     parts = urlsplit(url)
     name = parts.path.lstrip("/")
-    admin_url = urlunsplit((parts.scheme.replace("postgres", "postgresql", 1) if parts.scheme == "postgres" else parts.scheme, parts.netloc, "/postgres", parts.query, ""))
+    admin_url = urlunsplit(
+        (
+            parts.scheme.replace("postgres", "postgresql", 1) if parts.scheme == "postgres" else parts.scheme,
+            parts.netloc,
+            "/postgres",
+            parts.query,
+            "",
+        )
+    )
     host = parts.hostname or ""
     kwargs = {}
     if "%2f" in parts.netloc.lower():
@@ -143,31 +151,74 @@ def run() -> int:
     child_env = dict(os.environ)
     if not use_worker:
         child_env["CELERY_TASK_ALWAYS_EAGER"] = "true"
-        reason = "no broker configured" if not broker else "embedded Qdrant is single-process (set QDRANT_URL for a worker)"
+        reason = (
+            "no broker configured" if not broker else "embedded Qdrant is single-process (set QDRANT_URL for a worker)"
+        )
         log(f"tasks run in the web process ({reason})")
     workers = "1" if embedded_qdrant else env("WEB_CONCURRENCY", "2")
     processes.append(
         subprocess.Popen(
             [
-                sys.executable, "-m", "gunicorn", "minirag.wsgi:application",
-                "--bind", f"0.0.0.0:{port}", "--worker-class", "gthread",
-                "--workers", workers, "--threads", env("WEB_THREADS", "64"),
-                "--timeout", "0", "--graceful-timeout", "10", "--access-logfile", "-",
+                sys.executable,
+                "-m",
+                "gunicorn",
+                "minirag.wsgi:application",
+                "--bind",
+                f"0.0.0.0:{port}",
+                "--worker-class",
+                "gthread",
+                "--workers",
+                workers,
+                "--threads",
+                env("WEB_THREADS", "64"),
+                "--timeout",
+                "0",
+                "--graceful-timeout",
+                "10",
+                "--access-logfile",
+                "-",
             ],
-            cwd=BASE_DIR, env=child_env,
+            cwd=BASE_DIR,
+            env=child_env,
         )
     )
     if use_worker:
         processes.append(
             subprocess.Popen(
-                [sys.executable, "-m", "celery", "-A", "minirag", "worker", "-Q", "default,ingest,webhooks", "-l", "info", "--concurrency", env("WORKER_CONCURRENCY", "2")],
-                cwd=BASE_DIR, env=child_env,
+                [
+                    sys.executable,
+                    "-m",
+                    "celery",
+                    "-A",
+                    "minirag",
+                    "worker",
+                    "-Q",
+                    "default,ingest,webhooks",
+                    "-l",
+                    "info",
+                    "--concurrency",
+                    env("WORKER_CONCURRENCY", "2"),
+                ],
+                cwd=BASE_DIR,
+                env=child_env,
             )
         )
         processes.append(
             subprocess.Popen(
-                [sys.executable, "-m", "celery", "-A", "minirag", "beat", "-l", "info", "-s", str(VAR_DIR / "celerybeat-schedule")],
-                cwd=BASE_DIR, env=child_env,
+                [
+                    sys.executable,
+                    "-m",
+                    "celery",
+                    "-A",
+                    "minirag",
+                    "beat",
+                    "-l",
+                    "info",
+                    "-s",
+                    str(VAR_DIR / "celerybeat-schedule"),
+                ],
+                cwd=BASE_DIR,
+                env=child_env,
             )
         )
     log(f"MiniRAG is up: API http://127.0.0.1:{port}/v1/docs, admin http://127.0.0.1:{port}/admin/ (Ctrl-C stops)")

@@ -34,7 +34,7 @@ KNOWN_INSECURE_SECRETS = {
     "insecure-dev-jwt-key",
     "django-insecure",
 }
-_DEV_SECRET_KEY = "insecure-dev-secret-key"
+_DEV_SECRET_KEY = "insecure-dev-secret-key"  # noqa: S105 - DEBUG only, refused otherwise
 _DEV_JWT_KEY = "insecure-dev-jwt-key"
 
 SECRET_KEY = env.str("SECRET_KEY", default="")
@@ -148,7 +148,7 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
-API_TOKEN_PREFIX = "mrag_"
+API_TOKEN_PREFIX = "mrag_"  # noqa: S105 - a public prefix, not a secret
 # last_used_at is written at most this often per token, so reads don't become writes.
 API_TOKEN_TOUCH_INTERVAL_SECONDS = env.int("API_TOKEN_TOUCH_INTERVAL_SECONDS", default=60)
 

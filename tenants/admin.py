@@ -57,7 +57,20 @@ class UserAdmin(admin.ModelAdmin):
     search_fields = ["email", "display_name", "tenant__slug"]
     list_select_related = ["tenant"]
     readonly_fields = ["id", "tenant", "password", "last_login", "created_at", "updated_at"]
-    fields = ["id", "tenant", "email", "display_name", "role", "is_active", "is_staff", "is_superuser", "password", "last_login", "created_at", "updated_at"]
+    fields = [
+        "id",
+        "tenant",
+        "email",
+        "display_name",
+        "role",
+        "is_active",
+        "is_staff",
+        "is_superuser",
+        "password",
+        "last_login",
+        "created_at",
+        "updated_at",
+    ]
     list_per_page = 50
 
     def has_add_permission(self, request) -> bool:
@@ -70,7 +83,17 @@ class ApiTokenAdmin(admin.ModelAdmin):
     list_filter = ["is_active"]
     search_fields = ["name", "token_prefix", "tenant__slug", "user__email"]
     list_select_related = ["tenant", "user"]
-    readonly_fields = ["id", "tenant", "user", "name", "token_prefix", "is_active", "expires_at", "last_used_at", "created_at"]
+    readonly_fields = [
+        "id",
+        "tenant",
+        "user",
+        "name",
+        "token_prefix",
+        "is_active",
+        "expires_at",
+        "last_used_at",
+        "created_at",
+    ]
     exclude = ["token_hash"]
     actions = ["revoke_tokens"]
     list_per_page = 50

@@ -58,7 +58,9 @@ def resolve_api_token(raw_token: str) -> AuthContext:
     if token.last_used_at is None or now - token.last_used_at >= touch_every:
         # At most one write per token per interval, never a commit per request.
         ApiToken.objects.filter(pk=token.pk).update(last_used_at=now)
-    return AuthContext(tenant=token.tenant, user=token.user, role=token.user.role, token_id=token.id, method="api_token")
+    return AuthContext(
+        tenant=token.tenant, user=token.user, role=token.user.role, token_id=token.id, method="api_token"
+    )
 
 
 def resolve_jwt(raw_token: str) -> AuthContext:

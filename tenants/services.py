@@ -51,7 +51,15 @@ def tenant_bootstrap(
     Raises Conflict (409) when the slug is taken, InvalidInput (422) for a bad slug or weak password.
     """
     if not SLUG_PATTERN.match(slug or "") or len(slug) > 100:
-        raise InvalidInput([{"loc": ["body", "tenant_slug"], "msg": "Slug must match ^[a-z0-9-]+$ (max 100)", "type": "value_error.slug"}])
+        raise InvalidInput(
+            [
+                {
+                    "loc": ["body", "tenant_slug"],
+                    "msg": "Slug must match ^[a-z0-9-]+$ (max 100)",
+                    "type": "value_error.slug",
+                }
+            ]
+        )
     check_password_policy(owner_password, field="owner_password")
     if Tenant.objects.filter(slug=slug).exists():
         raise Conflict(f"Slug '{slug}' is already taken")
@@ -113,9 +121,7 @@ def auth_login(*, email: str, password: str, tenant_slug: str | None = None) -> 
         users = users.filter(tenant__slug=tenant_slug)
     candidates = list(users[:10])
     if len(candidates) > 1:
-        error = InvalidInput(
-            "This email belongs to several tenants; add \"tenant_slug\" to the login body to choose one"
-        )
+        error = InvalidInput('This email belongs to several tenants; add "tenant_slug" to the login body to choose one')
         error.status_code = 400
         raise error
     user = candidates[0] if candidates else None
@@ -227,8 +233,8 @@ def user_update(*, tenant: Tenant, actor: User, actor_role: str, user: User, cha
         _ensure_can_grant(actor_role=actor_role, role=Role.OWNER)
     if user.role == Role.OWNER and actor_role != Role.OWNER and changes:
         raise PermissionDenied("Only owners can change an owner")
-    demotes_owner = user.role == Role.OWNER and user.is_active and (
-        new_role != Role.OWNER or changes.get("is_active") is False
+    demotes_owner = (
+        user.role == Role.OWNER and user.is_active and (new_role != Role.OWNER or changes.get("is_active") is False)
     )
     if demotes_owner and _active_owner_count(tenant, lock=True) <= 1:
         raise Conflict("The last active owner cannot be demoted or deactivated")
@@ -271,4 +277,3 @@ def operator_ensure(*, email: str, password: str) -> User:
     user.set_password(password)
     user.save(update_fields=["password"])
     return user
-

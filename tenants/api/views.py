@@ -16,7 +16,9 @@ class TenantBootstrapView(APIView):
     authentication_classes: list = []
     permission_classes = [AllowAny]
 
-    @extend_schema(request=s.TenantBootstrapSerializer, responses={201: s.TenantBootstrapResponseSerializer}, tags=["tenants"])
+    @extend_schema(
+        request=s.TenantBootstrapSerializer, responses={201: s.TenantBootstrapResponseSerializer}, tags=["tenants"]
+    )
     def post(self, request):
         body = s.TenantBootstrapSerializer(data=request.data)
         body.is_valid(raise_exception=True)
@@ -83,7 +85,10 @@ class MeView(APIView):
     @extend_schema(responses=s.MeSerializer, tags=["auth"])
     def get(self, request):
         return Response(
-            {"user": s.UserReadSerializer(request.auth.user).data, "tenant": s.TenantReadSerializer(request.auth.tenant).data}
+            {
+                "user": s.UserReadSerializer(request.auth.user).data,
+                "tenant": s.TenantReadSerializer(request.auth.tenant).data,
+            }
         )
 
 
@@ -98,7 +103,9 @@ class ApiTokenViewSet(viewsets.ViewSet):
         page = paginator.paginate_queryset(selectors.api_token_list(tenant=request.auth.tenant), request, self)
         return paginator.get_paginated_response(s.ApiTokenReadSerializer(page, many=True).data)
 
-    @extend_schema(request=s.ApiTokenCreateSerializer, responses={201: s.ApiTokenCreatedSerializer}, tags=["api-tokens"])
+    @extend_schema(
+        request=s.ApiTokenCreateSerializer, responses={201: s.ApiTokenCreatedSerializer}, tags=["api-tokens"]
+    )
     def create(self, request):
         body = s.ApiTokenCreateSerializer(data=request.data)
         body.is_valid(raise_exception=True)

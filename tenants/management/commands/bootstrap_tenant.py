@@ -46,7 +46,9 @@ class Command(BaseCommand):
             )
         except DomainError as error:
             raise CommandError(_error_text(error)) from None
-        self.stdout.write(self.style.SUCCESS(f"Created tenant {result.tenant.slug!r} (schema {result.tenant.schema_name})"))
+        self.stdout.write(
+            self.style.SUCCESS(f"Created tenant {result.tenant.slug!r} (schema {result.tenant.schema_name})")
+        )
         self.stdout.write(f"Owner: {result.owner.email}")
         self.stdout.write("API token (shown once, store it now):")
         self.stdout.write(result.api_token.raw_token)

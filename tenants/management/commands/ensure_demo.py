@@ -26,7 +26,11 @@ class Command(BaseCommand):
             return
         password = secrets.token_urlsafe(12)
         result = tenant_bootstrap(
-            name="Demo", slug=DEMO_SLUG, owner_email=DEMO_EMAIL, owner_password=password, owner_display_name="Demo owner"
+            name="Demo",
+            slug=DEMO_SLUG,
+            owner_email=DEMO_EMAIL,
+            owner_password=password,
+            owner_display_name="Demo owner",
         )
         raw = result.api_token.raw_token
         lines = [
