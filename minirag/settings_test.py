@@ -12,6 +12,7 @@ os.environ.setdefault("CELERY_TASK_ALWAYS_EAGER", "true")
 os.environ.setdefault("QDRANT_URL", "")
 os.environ.setdefault("QDRANT_PATH", ":memory:")
 os.environ.setdefault("MEDIA_ROOT", tempfile.mkdtemp(prefix="minirag-media-"))
+os.environ.setdefault("STATIC_ROOT", tempfile.mkdtemp(prefix="minirag-static-"))
 
 from minirag.settings import *  # noqa: F403
 
