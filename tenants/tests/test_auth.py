@@ -165,7 +165,7 @@ def test_api_token_lifecycle(tenant_a):
     assert body["expires_at"] is None and body["last_used_at"] is None
 
     listed = client.get("/v1/api-tokens").json()
-    assert [t["name"] for t in listed][0] == "ci"  # newest first
+    assert listed[0]["name"] == "ci"  # newest first
     assert all("raw_token" not in t and "token_hash" not in t for t in listed)
 
     assert _bearer(body["raw_token"]).get("/v1/tenants/me").status_code == 200

@@ -143,7 +143,7 @@ def test_bootstrap_command_prints_token_once(capsys):
 
 
 def test_bootstrap_command_refuses_weak_password_and_taken_slug(tenant_a):
-    with pytest.raises(CommandError, match="too common|too short|entirely numeric"):
+    with pytest.raises(CommandError, match=r"too common|too short|entirely numeric"):
         call_command(
             "bootstrap_tenant", "--name=W", "--slug=weak", "--owner-email=o@w.example", "--owner-password=password"
         )
