@@ -83,3 +83,27 @@ def in_tenant(tenant_a):
 
     with tenant_context(tenant_a.tenant):
         yield tenant_a
+
+
+# --- Fake OpenAI-compatible server (minirag/tests/fake_openai.py) ---------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def fake_openai():
+    """A real HTTP server on 127.0.0.1 speaking the OpenAI API, started once per session.
+
+    Use models like "openai/fake-chat" with api_base=fake_openai.base_url and api_key="test-key" (and
+    settings.MINIRAG_ALLOW_PRIVATE_NETWORK = True where the SSRF guard checks api_base). State (failures,
+    delays, request log) is reset before every test that uses it.
+    """
+    from minirag.tests.fake_openai import FakeOpenAI
+
+    server = FakeOpenAI().start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(autouse=True)
+def _fake_openai_reset(request):
+    if "fake_openai" in request.fixturenames:
+        request.getfixturevalue("fake_openai").reset()
