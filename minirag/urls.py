@@ -25,6 +25,7 @@ tenant_patterns = [
     path("v1/", include("sources.api.urls")),
     path("v1/", include("chat.api.urls")),
     path("v1/", include("usage.api.urls")),
+    path("v1/", include("minirag.webhooks.api.urls")),
 ]
 
 urlpatterns = public_patterns + tenant_patterns

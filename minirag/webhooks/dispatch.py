@@ -1,0 +1,7 @@
+"""The minirag.events subscriber: turns a committed domain event into queued webhook deliveries."""
+
+from minirag.webhooks import services
+
+
+def on_event(schema_name: str, event: str, payload: dict) -> None:
+    services.webhook_dispatch_event(schema_name=schema_name, event=event, payload=payload)
