@@ -138,6 +138,7 @@ AUTHENTICATION_BACKENDS = ["tenants.backends.OperatorBackend"]
 # Emails are unique per tenant (and among operators), not globally: see tenants.models.User.
 SILENCED_SYSTEM_CHECKS = ["auth.W004"]
 PASSWORD_HASHERS = [
+    "tenants.hashers.OwaspArgon2PasswordHasher",
     "django.contrib.auth.hashers.Argon2PasswordHasher",
     "django.contrib.auth.hashers.PBKDF2PasswordHasher",
 ]
