@@ -58,6 +58,7 @@ def check_redis() -> dict:
 
 def check_qdrant() -> dict:
     if not settings.QDRANT_URL:
+
         def check_embedded():
             from minirag.integrations import vectorstore
 
@@ -82,3 +83,100 @@ def system_health() -> dict:
     services = {"postgres": check_postgres(), "qdrant": check_qdrant(), "redis": check_redis()}
     overall = "ok" if all(item["status"] == "ok" for item in services.values()) else "degraded"
     return {"status": overall, **services}
+
+
+# --- Detailed health (auth; the caller's tenant only) -------------------------------------------------------
+
+_STARTED_AT = time.monotonic()
+
+
+def tenant_db_stats() -> dict:
+    """Counts for the current tenant schema only, in a fixed number of queries (no per-bot loop)."""
+    from django.db.models import Count, Q, Sum
+
+    from bots.models import BotProfile
+    from chat.models import Chat, Message
+    from sources.models import Chunk, Source
+    from usage.models import UsageEvent
+
+    by_status = dict(Source.objects.filter(is_active=True).values_list("status").annotate(n=Count("id")).order_by())
+    usage = UsageEvent.objects.aggregate(
+        events=Count("id"), prompt=Sum("prompt_tokens"), completion=Sum("completion_tokens")
+    )
+    bots = (
+        BotProfile.objects.annotate(
+            source_count=Count("sources", filter=Q(sources__is_active=True)),
+            ready_sources=Count("sources", filter=Q(sources__is_active=True, sources__status="ready")),
+            total_chunks=Sum("sources__chunk_count", filter=Q(sources__is_active=True)),
+        )
+        .order_by("-created_at", "id")
+        .values("id", "name", "model", "is_active", "source_count", "ready_sources", "total_chunks")
+    )
+    db_stats = {
+        "sources_by_status": by_status,
+        "total_chunks": Chunk.objects.filter(source__is_active=True).count(),
+        "total_messages": Message.objects.count(),
+        "total_chats": Chat.objects.count(),
+        "total_usage_events": usage["events"] or 0,
+        "total_prompt_tokens": usage["prompt"] or 0,
+        "total_completion_tokens": usage["completion"] or 0,
+    }
+    bot_sources = [
+        {
+            "bot_profile_id": str(bot["id"]),
+            "bot_name": bot["name"],
+            "model": bot["model"],
+            "is_active": bot["is_active"],
+            "source_count": bot["source_count"],
+            "ready_sources": bot["ready_sources"],
+            "total_chunks": bot["total_chunks"] or 0,
+        }
+        for bot in bots
+    ]
+    return {"db_stats": db_stats, "bot_sources": bot_sources}
+
+
+def detailed_health() -> dict:
+    """Dependency status plus the caller's own counts. Deliberately absent (unlike the reference): global
+    Qdrant and Redis statistics (they describe every tenant) and any URL or connection string."""
+    import platform
+    import sys
+
+    return {
+        **system_health(),
+        "uptime_seconds": round(time.monotonic() - _STARTED_AT, 1),
+        "python_version": sys.version.split()[0],
+        "platform": platform.system(),
+        **tenant_db_stats(),
+        "config": {
+            "encryption_configured": bool(settings.ENCRYPTION_KEYS),
+            "jwt_configured": bool(settings.JWT_SIGNING_KEY),
+            "jwt_expire_minutes": settings.JWT_ACCESS_MINUTES,
+            "default_llm_model": settings.DEFAULT_LLM_MODEL,
+            "default_embedding_model": settings.DEFAULT_EMBEDDING_MODEL or None,
+            "cors_origins": list(settings.CORS_ALLOWED_ORIGINS),
+            "tasks_in_process": bool(settings.CELERY_TASK_ALWAYS_EAGER),
+        },
+    }
+
+
+# --- Provider keys (manage.py doctor) ---------------------------------------------------------------------
+
+
+def provider_key_problem(model: str) -> str | None:
+    """Which environment variables LiteLLM needs for `model` and does not find, or None when all are there.
+
+    Only names are reported, never values.
+    """
+    if not model:
+        return None
+    import litellm
+
+    try:
+        result = litellm.validate_environment(model=model)
+    except Exception as error:  # noqa: BLE001 - an unknown model is a finding, not a crash
+        return f"LiteLLM cannot tell which provider serves {model!r} ({type(error).__name__})"
+    missing = result.get("missing_keys") or []
+    if result.get("keys_in_environment") or not missing:
+        return None
+    return f"{model!r} needs {', '.join(missing)} in the environment"

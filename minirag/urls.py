@@ -26,6 +26,7 @@ tenant_patterns = [
     path("v1/", include("chat.api.urls")),
     path("v1/", include("usage.api.urls")),
     path("v1/", include("minirag.webhooks.api.urls")),
+    path("v1/system/health/detailed", views.SystemHealthDetailedView.as_view(), name="system-health-detailed"),
 ]
 
 urlpatterns = public_patterns + tenant_patterns

@@ -7,7 +7,7 @@ from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from minirag.health import system_health
+from minirag.health import detailed_health, system_health
 
 
 class LivenessView(APIView):
@@ -52,6 +52,32 @@ class SystemHealthView(APIView):
     )
     def get(self, request):
         return Response(system_health())
+
+
+class SystemHealthDetailedView(APIView):
+    """Dependency status plus the caller's tenant's own counts (auth, any role). No global statistics and no
+    connection strings."""
+
+    @extend_schema(
+        responses=inline_serializer(
+            "SystemHealthDetailed",
+            {
+                "status": serializers.ChoiceField(choices=["ok", "degraded"]),
+                "postgres": _ServiceStatus,
+                "qdrant": _ServiceStatus,
+                "redis": _ServiceStatus,
+                "uptime_seconds": serializers.FloatField(),
+                "python_version": serializers.CharField(),
+                "platform": serializers.CharField(),
+                "db_stats": serializers.DictField(),
+                "bot_sources": serializers.ListField(child=serializers.DictField()),
+                "config": serializers.DictField(),
+            },
+        ),
+        tags=["system"],
+    )
+    def get(self, request):
+        return Response(detailed_health())
 
 
 def json_not_found(request, exception=None):
