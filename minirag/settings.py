@@ -18,7 +18,8 @@ BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = BASE_DIR / "var"
 
 env = environ.Env()
-environ.Env.read_env(BASE_DIR / ".env", overwrite=False)
+# MINIRAG_ENV_FILE picks another file (tests point it at nothing); the process environment always wins.
+environ.Env.read_env(os.environ.get("MINIRAG_ENV_FILE", str(BASE_DIR / ".env")), overwrite=False)
 
 # --- Core -----------------------------------------------------------------------------------------
 DEBUG = env.bool("DEBUG", default=False)
