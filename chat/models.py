@@ -53,7 +53,8 @@ class Message(models.Model):
     # Retrieved chunk ids (the reference's context_chunks) and what the answer cited, as shown to the client.
     context_chunks = models.JSONField(default=list, blank=True)
     sources = models.JSONField(default=list, blank=True)
-    feedback = models.CharField(max_length=20, choices=Feedback.choices, null=True, blank=True)
+    # null = no feedback (the wire value is null, distinct from any string).
+    feedback = models.CharField(max_length=20, choices=Feedback.choices, null=True, blank=True)  # noqa: DJ001
     # False when generation stopped early (client disconnected, provider failed mid-stream).
     is_complete = models.BooleanField(default=True)
     created_at = models.DateTimeField(default=timezone.now, db_index=True)
