@@ -1,0 +1,131 @@
+"""Writes for bot profiles, and the only place credentials are encrypted or decrypted."""
+
+import logging
+from typing import Any
+
+from django.db import transaction
+
+from bots.models import BotProfile
+from minirag.encryption import decrypt_json, encrypt_json, rotate
+from minirag.errors import InvalidInput
+
+logger = logging.getLogger("minirag.bots")
+
+CREDENTIAL_KEYS = ("api_key", "api_base", "api_version", "embedding_api_key")
+UPDATABLE_FIELDS = (
+    "name",
+    "description",
+    "model",
+    "embedding_model",
+    "system_prompt",
+    "temperature",
+    "max_tokens",
+    "retrieval_top_k",
+    "score_threshold",
+    "is_active",
+)
+
+
+def _encrypt_credentials(credentials: dict[str, Any] | None) -> str | None:
+    """Keep the known keys with non-empty values; nothing left → no credentials at all."""
+    if not credentials:
+        return None
+    cleaned = {key: str(credentials[key]) for key in CREDENTIAL_KEYS if credentials.get(key) not in (None, "")}
+    return encrypt_json(cleaned) if cleaned else None
+
+
+def bot_credentials(bot: BotProfile) -> dict[str, str]:
+    """The bot's decrypted credentials (`api_key`, `api_base`, `api_version`, `embedding_api_key`), {} when none.
+
+    Raises minirag.encryption.DecryptionError when no configured key opens them (a key was dropped too early).
+    """
+    if not bot.encrypted_credentials:
+        return {}
+    return {key: value for key, value in decrypt_json(bot.encrypted_credentials).items() if key in CREDENTIAL_KEYS}
+
+
+@transaction.atomic
+def bot_create(
+    *,
+    name: str,
+    description: str = "",
+    model: str | None = None,
+    embedding_model: str | None = None,
+    system_prompt: str | None = None,
+    temperature: float | None = None,
+    max_tokens: int | None = None,
+    retrieval_top_k: int | None = None,
+    score_threshold: float | None = None,
+    credentials: dict | None = None,
+) -> BotProfile:
+    """Create a profile. `credentials` are encrypted under the newest key; only `has_credentials` ever shows."""
+    bot = BotProfile(name=name, description=description or "", embedding_model=embedding_model or None)
+    for field, value in (
+        ("model", model),
+        ("system_prompt", system_prompt),
+        ("temperature", temperature),
+        ("max_tokens", max_tokens),
+        ("retrieval_top_k", retrieval_top_k),
+    ):
+        if value is not None:
+            setattr(bot, field, value)
+    bot.score_threshold = score_threshold
+    bot.encrypted_credentials = _encrypt_credentials(credentials)
+    bot.save()
+    return bot
+
+
+def bot_update(*, bot: BotProfile, changes: dict[str, Any]) -> BotProfile:
+    """Apply the fields present in `changes` (PATCH semantics).
+
+    `credentials: {}` or `None` clears them; a non-empty object replaces them. Changing the effective
+    embedding model re-queues ingestion of the bot's sources so their vectors move to the new embedding
+    space (retrieval searches the space of the bot's current model).
+    """
+    from sources.services import source_reindex_bot  # sources depends on bots, not the reverse at import
+
+    with transaction.atomic():
+        bot = BotProfile.objects.select_for_update().get(pk=bot.pk)
+        old_embedding_model = bot.embedding_model or None
+        update_fields = ["updated_at"]
+        for field in UPDATABLE_FIELDS:
+            if field not in changes:
+                continue
+            value = changes[field]
+            if value is None and field not in ("embedding_model", "score_threshold"):
+                raise InvalidInput(
+                    [{"loc": ["body", field], "msg": "This field may not be null.", "type": "value_error.null"}]
+                )
+            if field == "embedding_model":
+                value = value or None
+            setattr(bot, field, value)
+            update_fields.append(field)
+        if "credentials" in changes:
+            bot.encrypted_credentials = _encrypt_credentials(changes["credentials"])
+            update_fields.append("encrypted_credentials")
+        bot.save(update_fields=update_fields)
+        if "embedding_model" in changes and (bot.embedding_model or None) != old_embedding_model:
+            source_reindex_bot(bot=bot)
+    return bot
+
+
+def bot_delete(*, bot: BotProfile) -> BotProfile:
+    """Soft delete (`is_active=false`). Retrieval for an inactive bot returns nothing, so its sources stop
+    answering at once; the sources themselves are kept (reference behaviour) and come back on reactivation."""
+    if bot.is_active:
+        bot.is_active = False
+        bot.save(update_fields=["is_active", "updated_at"])
+    return bot
+
+
+def bot_credentials_rotate() -> int:
+    """Re-encrypt every profile's credentials in the current schema under the newest key. Returns the count."""
+    rotated = 0
+    with transaction.atomic():
+        for bot in BotProfile.objects.select_for_update().exclude(encrypted_credentials__isnull=True):
+            if not bot.encrypted_credentials:
+                continue
+            bot.encrypted_credentials = rotate(bot.encrypted_credentials)
+            bot.save(update_fields=["encrypted_credentials", "updated_at"])
+            rotated += 1
+    return rotated
