@@ -110,15 +110,20 @@ def count_message_tokens(messages: list[dict]) -> int:
 
 
 @lru_cache(maxsize=256)
+def _known_context_window(model: str) -> int | None:
+    try:
+        info = _litellm().get_model_info(model)
+    except Exception:  # noqa: BLE001 - LiteLLM raises a bare Exception for unmapped models
+        return None
+    value = info.get("max_input_tokens") or info.get("max_tokens")
+    return int(value) if value else None
+
+
 def context_window(model: str) -> int:
     """Input tokens the model accepts (LiteLLM's model info), or CHAT_DEFAULT_CONTEXT_TOKENS when unknown."""
     if model == EXTRACTIVE_MODEL:
         return settings.CHAT_DEFAULT_CONTEXT_TOKENS
-    try:
-        info = _litellm().get_model_info(model)
-    except Exception:  # noqa: BLE001 - LiteLLM raises a bare Exception for unmapped models
-        return settings.CHAT_DEFAULT_CONTEXT_TOKENS
-    return int(info.get("max_input_tokens") or info.get("max_tokens") or settings.CHAT_DEFAULT_CONTEXT_TOKENS)
+    return _known_context_window(model) or settings.CHAT_DEFAULT_CONTEXT_TOKENS
 
 
 # --- Errors and retries --------------------------------------------------------------------------------

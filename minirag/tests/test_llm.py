@@ -135,7 +135,5 @@ def test_config_repr_never_shows_the_key(config):
 
 def test_context_window_from_litellm_or_setting(settings):
     settings.CHAT_DEFAULT_CONTEXT_TOKENS = 4321
-    llm.context_window.cache_clear()
     assert llm.context_window("gpt-4o-mini") == 128000
     assert llm.context_window("openai/not-a-real-model-xyz") == 4321
-    llm.context_window.cache_clear()

@@ -1,0 +1,117 @@
+from django.conf import settings
+from rest_framework import serializers
+
+from chat.models import Chat, Feedback, Message
+
+
+class ChatReadSerializer(serializers.ModelSerializer):
+    """ChatRead. `tenant_id` comes from the request's tenant (the schema is the tenant)."""
+
+    tenant_id = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Chat
+        fields = [
+            "id",
+            "tenant_id",
+            "bot_profile_id",
+            "title",
+            "message_count",
+            "total_prompt_tokens",
+            "total_completion_tokens",
+            "created_at",
+            "updated_at",
+        ]
+
+    def get_tenant_id(self, obj) -> str:
+        return str(self.context["tenant_id"])
+
+
+class MessageReadSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Message
+        fields = [
+            "id",
+            "chat_id",
+            "role",
+            "content",
+            "prompt_tokens",
+            "completion_tokens",
+            "feedback",
+            "is_complete",
+            "created_at",
+        ]
+
+
+class ChatRequestSerializer(serializers.Serializer):
+    bot_profile_id = serializers.UUIDField()
+    message = serializers.CharField(
+        min_length=1, max_length=settings.CHAT_MESSAGE_MAX_CHARS, trim_whitespace=False, allow_blank=False
+    )
+    chat_id = serializers.UUIDField(required=False, allow_null=True, default=None)
+    stream = serializers.BooleanField(required=False, default=False)
+
+
+class SourceSerializer(serializers.Serializer):
+    chunk_id = serializers.CharField()
+    content = serializers.CharField(help_text="The passage's first 200 characters")
+    score = serializers.FloatField()
+    source_id = serializers.CharField()
+    source_name = serializers.CharField()
+    page = serializers.IntegerField(allow_null=True)
+
+
+class UsageSerializer(serializers.Serializer):
+    model = serializers.CharField()
+    prompt_tokens = serializers.IntegerField()
+    completion_tokens = serializers.IntegerField()
+    total_tokens = serializers.IntegerField()
+
+
+class ChatResponseSerializer(serializers.Serializer):
+    chat_id = serializers.UUIDField()
+    message = MessageReadSerializer()
+    sources = SourceSerializer(many=True)
+    usage = UsageSerializer()
+
+
+class ChatListQuerySerializer(serializers.Serializer):
+    bot_profile_id = serializers.UUIDField(required=False, allow_null=True, default=None)
+
+
+class FeedbackSerializer(serializers.Serializer):
+    feedback = serializers.ChoiceField(choices=Feedback.choices, allow_null=True)
+
+
+class ExportFormatSerializer(serializers.Serializer):
+    # Like the reference: only the literal "csv" switches format.
+    format = serializers.CharField(required=False, default="json")
+
+
+class BulkExportQuerySerializer(ExportFormatSerializer):
+    bot_profile_id = serializers.UUIDField(required=False, allow_null=True, default=None)
+    from_date = serializers.DateField(required=False, allow_null=True, default=None, input_formats=["%Y-%m-%d"])
+    to_date = serializers.DateField(required=False, allow_null=True, default=None, input_formats=["%Y-%m-%d"])
+    limit = serializers.IntegerField(required=False, default=100, min_value=1)
+
+    def validate(self, attrs):
+        if attrs["from_date"] and attrs["to_date"] and attrs["from_date"] > attrs["to_date"]:
+            raise serializers.ValidationError({"to_date": ["to_date must not be before from_date"]})
+        attrs["limit"] = min(attrs["limit"], settings.CHAT_EXPORT_MAX_CHATS)
+        return attrs
+
+
+class ChatExportSerializer(serializers.Serializer):
+    chat = ChatReadSerializer()
+    messages = MessageReadSerializer(many=True)
+    exported_at = serializers.DateTimeField()
+
+
+class BulkChatSerializer(serializers.Serializer):
+    chat = ChatReadSerializer()
+    messages = MessageReadSerializer(many=True)
+
+
+class BulkExportSerializer(serializers.Serializer):
+    chats = BulkChatSerializer(many=True)
+    exported_at = serializers.DateTimeField()

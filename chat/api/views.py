@@ -1,0 +1,183 @@
+from django.http import HttpResponse, StreamingHttpResponse
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from chat import exports, selectors, services, streaming
+from chat.api import serializers as s
+from minirag.api.pagination import BoundedListPagination, parse_limit_offset
+
+CHAT_LIST_DEFAULT_LIMIT = 50
+
+
+class ContentNegotiationLenientMixin:
+    """Answer JSON (or our own CSV/SSE) whatever `Accept` or `?format=` say, instead of DRF's 406/404.
+
+    SSE clients send `Accept: text/event-stream`; exports take the reference's `?format=csv`, which DRF would
+    otherwise read as a renderer override.
+    """
+
+    def perform_content_negotiation(self, request, force=False):
+        return super().perform_content_negotiation(request, force=True)
+
+
+def _query(serializer_class, request) -> dict:
+    query = serializer_class(data=request.query_params)
+    query.is_valid(raise_exception=True)
+    return query.validated_data
+
+
+def _context(request) -> dict:
+    return {"tenant_id": request.auth.tenant.id}
+
+
+def _event_stream(content) -> StreamingHttpResponse:
+    response = StreamingHttpResponse(content, content_type="text/event-stream; charset=utf-8")
+    response["Cache-Control"] = "no-cache"
+    response["X-Accel-Buffering"] = "no"
+    return response
+
+
+class ChatView(ContentNegotiationLenientMixin, APIView):
+    @extend_schema(
+        parameters=[
+            OpenApiParameter("bot_profile_id", OpenApiTypes.UUID),
+            OpenApiParameter("limit", int, description="default 50, at most API_MAX_PAGE_SIZE"),
+            OpenApiParameter("offset", int),
+        ],
+        responses=s.ChatReadSerializer(many=True),
+        tags=["chat"],
+    )
+    def get(self, request):
+        query = _query(s.ChatListQuerySerializer, request)
+        limit, offset = parse_limit_offset(request, default_limit=CHAT_LIST_DEFAULT_LIMIT)
+        chats = selectors.chat_list(bot_profile_id=query["bot_profile_id"])[offset : offset + limit]
+        return Response(s.ChatReadSerializer(chats, many=True, context=_context(request)).data)
+
+    @extend_schema(
+        request=s.ChatRequestSerializer,
+        responses={
+            200: OpenApiResponse(
+                s.ChatResponseSerializer,
+                description="JSON, or with `stream: true` a text/event-stream of `sources`, `delta`*, `done` "
+                "(or `error`) events",
+            )
+        },
+        tags=["chat"],
+    )
+    def post(self, request):
+        body = s.ChatRequestSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        data = body.validated_data
+        turn = services.chat_turn_start(
+            tenant=request.auth.tenant,
+            user_id=request.auth.user.id,
+            bot_id=data["bot_profile_id"],
+            message=data["message"],
+            chat_id=data["chat_id"],
+        )
+        if data["stream"]:
+            return _event_stream(streaming.turn_events(turn))
+        reply = services.chat_reply(turn=turn)
+        return Response(
+            {
+                "chat_id": str(reply.chat.id),
+                "message": s.MessageReadSerializer(reply.message).data,
+                "sources": reply.sources,
+                "usage": reply.usage,
+            }
+        )
+
+
+class ChatDetailView(ContentNegotiationLenientMixin, APIView):
+    @extend_schema(responses=s.ChatReadSerializer, tags=["chat"])
+    def get(self, request, chat_id):
+        chat = selectors.chat_get(chat_id=chat_id)
+        return Response(s.ChatReadSerializer(chat, context=_context(request)).data)
+
+
+class ChatMessagesView(ContentNegotiationLenientMixin, APIView):
+    pagination_class = BoundedListPagination
+
+    @extend_schema(responses=s.MessageReadSerializer(many=True), tags=["chat"])
+    def get(self, request, chat_id):
+        chat = selectors.chat_get(chat_id=chat_id)
+        paginator = self.pagination_class()
+        page = paginator.paginate_queryset(selectors.message_list(chat=chat), request, self)
+        return paginator.get_paginated_response(s.MessageReadSerializer(page, many=True).data)
+
+
+class MessageFeedbackView(ContentNegotiationLenientMixin, APIView):
+    @extend_schema(request=s.FeedbackSerializer, responses=s.MessageReadSerializer, tags=["chat"])
+    def patch(self, request, chat_id, message_id):
+        body = s.FeedbackSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        message = services.message_feedback_set(
+            chat_id=chat_id, message_id=message_id, feedback=body.validated_data["feedback"]
+        )
+        return Response(s.MessageReadSerializer(message).data)
+
+
+class ChatExportView(ContentNegotiationLenientMixin, APIView):
+    @extend_schema(
+        parameters=[OpenApiParameter("format", str, enum=["json", "csv"])],
+        responses={200: s.ChatExportSerializer},
+        tags=["chat"],
+    )
+    def get(self, request, chat_id):
+        query = _query(s.ExportFormatSerializer, request)
+        chat = selectors.chat_get(chat_id=chat_id)
+        if query["format"] == "csv":
+            response = HttpResponse(exports.chat_csv(chat=chat), content_type="text/csv; charset=utf-8")
+            response["Content-Disposition"] = f"attachment; filename=chat_{chat.id}.csv"
+            return response
+        return Response(
+            {
+                "chat": s.ChatReadSerializer(chat, context=_context(request)).data,
+                "messages": s.MessageReadSerializer(selectors.message_list(chat=chat), many=True).data,
+                "exported_at": exports.exported_at(),
+            }
+        )
+
+
+class BulkExportView(ContentNegotiationLenientMixin, APIView):
+    @extend_schema(
+        parameters=[
+            OpenApiParameter("bot_profile_id", OpenApiTypes.UUID),
+            OpenApiParameter("from_date", OpenApiTypes.DATE),
+            OpenApiParameter("to_date", OpenApiTypes.DATE, description="inclusive (the whole day)"),
+            OpenApiParameter("format", str, enum=["json", "csv"]),
+            OpenApiParameter("limit", int, description="default 100, at most CHAT_EXPORT_MAX_CHATS"),
+        ],
+        responses={200: s.BulkExportSerializer},
+        tags=["chat"],
+    )
+    def get(self, request):
+        query = _query(s.BulkExportQuerySerializer, request)
+        filters = {
+            "bot_profile_id": query["bot_profile_id"],
+            "from_date": query["from_date"],
+            "to_date": query["to_date"],
+            "limit": query["limit"],
+        }
+        if query["format"] == "csv":
+            response = StreamingHttpResponse(
+                exports.bulk_csv_stream(tenant=request.auth.tenant, **filters), content_type="text/csv; charset=utf-8"
+            )
+            response["Content-Disposition"] = "attachment; filename=chats_export.csv"
+            return response
+        chats, by_chat = exports.bulk_json(**filters)
+        context = _context(request)
+        return Response(
+            {
+                "chats": [
+                    {
+                        "chat": s.ChatReadSerializer(chat, context=context).data,
+                        "messages": s.MessageReadSerializer(by_chat[chat.id], many=True).data,
+                    }
+                    for chat in chats
+                ],
+                "exported_at": exports.exported_at(),
+            }
+        )

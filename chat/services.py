@@ -1,0 +1,361 @@
+"""The RAG orchestrator: one chat turn from the user's message to a stored, cited, accounted answer.
+
+A turn has three steps, shared by the JSON and the streaming path:
+
+1. `chat_turn_start` checks the bot (the tenant's, active) and the chat (the tenant's, same bot), loads the
+   history *before* storing the new user message, then stores and commits it, so nothing the user typed is
+   lost whatever happens next.
+2. Retrieval (`turn_retrieve`) and generation: LiteLLM through `minirag.integrations.llm`, or the extractive
+   zero-key mode for bots whose model is `extractive`.
+3. `turn_finish` stores the assistant message, its UsageEvent and the chat counters in one transaction, emits
+   `chat.message` and (after the first exchange) schedules the title task.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+from uuid import UUID
+
+from django.conf import settings
+from django.db import connection, transaction
+from django.db.models import F
+from django.utils import timezone
+
+from chat import selectors
+from chat.extractive import extractive_answer
+from chat.models import TITLE_MAX_CHARS, Chat, Feedback, Message, MessageRole
+from chat.prompts import HistoryItem, build_messages
+from minirag import events
+from minirag.encryption import DecryptionError
+from minirag.errors import InvalidInput, NotFound, ServiceUnavailable, UpstreamError
+from minirag.integrations import llm
+from usage.models import UsageKind
+from usage.services import usage_record
+
+logger = logging.getLogger("minirag.chat")
+
+BOT_NOT_FOUND = "Bot profile not found or inactive"
+FEEDBACK_ASSISTANT_ONLY = "Feedback can only be set on assistant messages"
+SOURCE_PREVIEW_CHARS = 200
+TITLE_PROMPT = (
+    "Write a short title (at most 8 words) for a conversation that starts with the exchange below. "
+    "Answer with the title only, without quotes or punctuation at the end."
+)
+
+
+@dataclass
+class Turn:
+    """A chat turn in progress: the user's message is already stored."""
+
+    tenant: Any
+    bot: Any
+    chat: Chat
+    user_message: Message
+    history: list[HistoryItem]
+    started: float = field(default_factory=time.monotonic)
+
+    @property
+    def is_first_exchange(self) -> bool:
+        return not self.history
+
+    @property
+    def is_extractive(self) -> bool:
+        return model_for(self.bot) == llm.EXTRACTIVE_MODEL
+
+
+@dataclass
+class Reply:
+    chat: Chat
+    message: Message
+    sources: list[dict]
+    usage: dict
+
+
+def model_for(bot: Any) -> str:
+    return (bot.model or settings.DEFAULT_LLM_MODEL).strip()
+
+
+def bot_for_chat(*, bot_id) -> Any:
+    """The tenant's active bot, or NotFound("Bot profile not found or inactive")."""
+    from bots.selectors import bot_get
+
+    try:
+        return bot_get(bot_id=bot_id, active_only=True)
+    except NotFound:
+        raise NotFound(BOT_NOT_FOUND) from None
+
+
+def llm_config_for(bot: Any, *, max_tokens: int | None = None, temperature: float | None = None) -> llm.LLMConfig:
+    """The bot's model and decrypted credentials; provider keys come from the environment otherwise."""
+    from bots.services import bot_credentials
+
+    try:
+        credentials = bot_credentials(bot)
+    except DecryptionError:
+        logger.error("credentials of bot %s cannot be decrypted with the configured keys", bot.id)
+        raise ServiceUnavailable("Bot credentials cannot be decrypted; contact the operator") from None
+    return llm.LLMConfig(
+        model=model_for(bot),
+        api_key=credentials.get("api_key") or None,
+        api_base=credentials.get("api_base") or None,
+        api_version=credentials.get("api_version") or None,
+        temperature=bot.temperature if temperature is None else temperature,
+        max_tokens=max_tokens or bot.max_tokens,
+    )
+
+
+# --- Step 1: start ----------------------------------------------------------------------------------
+
+
+def chat_turn_start(*, tenant: Any, bot_id, message: str, chat_id=None, user_id: UUID | None = None) -> Turn:
+    """Validate the bot and chat, load the history, store the user message (committed). Returns the turn.
+
+    Raises NotFound for a missing/inactive bot or a chat that is not the tenant's or not this bot's.
+    """
+    bot = bot_for_chat(bot_id=bot_id)
+    with transaction.atomic():
+        if chat_id is not None:
+            chat = selectors.chat_get(chat_id=chat_id, bot_profile_id=bot.id)
+            history = selectors.chat_history(chat=chat)
+        else:
+            chat = Chat.objects.create(bot_profile_id=bot.id, user_id=user_id, title=message[:TITLE_MAX_CHARS])
+            history = []
+        user_message = Message.objects.create(chat=chat, role=MessageRole.USER, content=message)
+        Chat.objects.filter(pk=chat.pk).update(message_count=F("message_count") + 1, updated_at=timezone.now())
+    return Turn(tenant=tenant, bot=bot, chat=chat, user_message=user_message, history=history)
+
+
+# --- Step 2: retrieve and generate --------------------------------------------------------------------
+
+
+def turn_retrieve(turn: Turn) -> list[Any]:
+    """The bot's best passages for the message (hybrid or sparse; [] when nothing is ingested yet)."""
+    from sources.retrieval import retrieve
+
+    return list(retrieve(bot=turn.bot, query=turn.user_message.content))
+
+
+def sources_payload(chunks: Sequence[Any]) -> list[dict]:
+    """What clients see of the passages: the reference fields plus `source_name` and `page`."""
+    return [
+        {
+            "chunk_id": str(chunk.chunk_id),
+            "content": (chunk.content or "")[:SOURCE_PREVIEW_CHARS],
+            "score": round(float(chunk.score), 4),
+            "source_id": str(chunk.source_id),
+            "source_name": chunk.source_name,
+            "page": chunk.page,
+        }
+        for chunk in chunks
+    ]
+
+
+def turn_prompt(turn: Turn, chunks: Sequence[Any]) -> list[dict]:
+    return build_messages(
+        model=model_for(turn.bot),
+        system_prompt=turn.bot.system_prompt,
+        max_tokens=turn.bot.max_tokens,
+        chunks=chunks,
+        history=turn.history,
+        message=turn.user_message.content,
+    )
+
+
+@dataclass
+class Generated:
+    content: str
+    model: str
+    prompt_tokens: int
+    completion_tokens: int
+    latency_ms: int | None = None
+    time_to_first_token_ms: int | None = None
+    stream_duration_ms: int | None = None
+    is_stream: bool = False
+    is_complete: bool = True
+
+
+def extractive_generate(turn: Turn, chunks: Sequence[Any]) -> Generated:
+    """The zero-key answer and its locally counted tokens (question + quoted passages in, answer out)."""
+    started = time.monotonic()
+    answer = extractive_answer(query=turn.user_message.content, chunks=chunks)
+    prompt_tokens = llm.count_tokens(turn.user_message.content) + sum(llm.count_tokens(c.content) for c in chunks)
+    return Generated(
+        content=answer,
+        model=llm.EXTRACTIVE_MODEL,
+        prompt_tokens=prompt_tokens,
+        completion_tokens=llm.count_tokens(answer),
+        latency_ms=int((time.monotonic() - started) * 1000),
+    )
+
+
+# --- Step 3: finish ---------------------------------------------------------------------------------
+
+
+@transaction.atomic
+def turn_finish(*, turn: Turn, generated: Generated, chunks: Sequence[Any], sources: list[dict]) -> Message:
+    """Store the assistant message, its UsageEvent and the chat counters together; emit `chat.message`."""
+    message = Message.objects.create(
+        chat=turn.chat,
+        role=MessageRole.ASSISTANT,
+        content=generated.content,
+        prompt_tokens=generated.prompt_tokens,
+        completion_tokens=generated.completion_tokens,
+        context_chunks=[str(chunk.chunk_id) for chunk in chunks],
+        sources=sources,
+        is_complete=generated.is_complete,
+    )
+    _record_usage(turn=turn, generated=generated, message_id=message.id)
+    Chat.objects.filter(pk=turn.chat.pk).update(
+        message_count=F("message_count") + 1,
+        total_prompt_tokens=F("total_prompt_tokens") + generated.prompt_tokens,
+        total_completion_tokens=F("total_completion_tokens") + generated.completion_tokens,
+        updated_at=timezone.now(),
+    )
+    events.emit(
+        events.CHAT_MESSAGE,
+        {"chat_id": str(turn.chat.id), "message_id": str(message.id), "bot_profile_id": str(turn.bot.id)},
+    )
+    return message
+
+
+def turn_record_usage_only(*, turn: Turn, generated: Generated) -> None:
+    """A call that produced no answer text (client left before the first token) still cost prompt tokens."""
+    with transaction.atomic():
+        _record_usage(turn=turn, generated=generated, message_id=None)
+        Chat.objects.filter(pk=turn.chat.pk).update(
+            total_prompt_tokens=F("total_prompt_tokens") + generated.prompt_tokens,
+            total_completion_tokens=F("total_completion_tokens") + generated.completion_tokens,
+            updated_at=timezone.now(),
+        )
+
+
+def _record_usage(*, turn: Turn, generated: Generated, message_id: UUID | None) -> None:
+    usage_record(
+        kind=UsageKind.CHAT,
+        model=generated.model,
+        prompt_tokens=generated.prompt_tokens,
+        completion_tokens=generated.completion_tokens,
+        bot_profile_id=turn.bot.id,
+        chat_id=turn.chat.id,
+        message_id=message_id,
+        latency_ms=generated.latency_ms,
+        time_to_first_token_ms=generated.time_to_first_token_ms,
+        stream_duration_ms=generated.stream_duration_ms,
+        is_stream=generated.is_stream,
+    )
+
+
+def usage_payload(generated: Generated) -> dict:
+    return {
+        "model": generated.model,
+        "prompt_tokens": generated.prompt_tokens,
+        "completion_tokens": generated.completion_tokens,
+        "total_tokens": generated.prompt_tokens + generated.completion_tokens,
+    }
+
+
+def turn_schedule_title(turn: Turn) -> None:
+    """After the first exchange, have the bot's model title the chat in the background (not for extractive)."""
+    if not turn.is_first_exchange or turn.is_extractive:
+        return
+    from chat.tasks import chat_generate_title
+
+    chat_id = str(turn.chat.id)
+    schema_name = connection.schema_name  # the callback may run after the request left the tenant's schema
+
+    def enqueue() -> None:
+        try:
+            chat_generate_title.apply_async(kwargs={"chat_id": chat_id}, headers={"_schema_name": schema_name})
+        except Exception:  # a broker outage must not fail the chat; the fallback title stays
+            logger.exception("could not queue the title task for chat %s", chat_id)
+
+    transaction.on_commit(enqueue)
+
+
+# --- The JSON path ----------------------------------------------------------------------------------
+
+
+def chat_reply(*, turn: Turn) -> Reply:
+    """Retrieve, generate (LLM or extractive) and store the answer. Provider failures raise sanitized
+    UpstreamError / UpstreamTimeout; the user's message is already stored and stays.
+    """
+    chunks = turn_retrieve(turn)
+    sources = sources_payload(chunks)
+    if turn.is_extractive:
+        generated = extractive_generate(turn, chunks)
+    else:
+        completion = llm.complete(config=llm_config_for(turn.bot), messages=turn_prompt(turn, chunks))
+        generated = Generated(
+            content=completion.content,
+            model=completion.model,
+            prompt_tokens=completion.prompt_tokens,
+            completion_tokens=completion.completion_tokens,
+            latency_ms=completion.latency_ms,
+        )
+    message = turn_finish(turn=turn, generated=generated, chunks=chunks, sources=sources)
+    turn_schedule_title(turn)
+    return Reply(chat=turn.chat, message=message, sources=sources, usage=usage_payload(generated))
+
+
+# --- Feedback, titles -------------------------------------------------------------------------------
+
+
+def message_feedback_set(*, chat_id, message_id, feedback: str | None) -> Message:
+    """Set or clear (None) the feedback of an assistant message. 404s for a foreign chat or message."""
+    chat = selectors.chat_get(chat_id=chat_id)
+    message = selectors.message_get(chat=chat, message_id=message_id)
+    if message.role != MessageRole.ASSISTANT:
+        raise InvalidInput(FEEDBACK_ASSISTANT_ONLY)
+    if feedback is not None and feedback not in Feedback.values:
+        raise InvalidInput("feedback must be 'positive', 'negative' or null")
+    message.feedback = feedback
+    message.save(update_fields=["feedback"])
+    return message
+
+
+def _clean_title(text: str) -> str:
+    title = " ".join(text.split()).strip().strip("\"'`*#").strip()
+    if title.lower().startswith("title:"):
+        title = title[6:].strip()
+    return title.rstrip(".").strip()[:TITLE_MAX_CHARS]
+
+
+def chat_title_generate(*, chat_id) -> Chat:
+    """Title the chat from its first exchange with the bot's model; records a `title` UsageEvent.
+
+    Raises UpstreamError on provider failure (the fallback title — the first 100 characters — stays).
+    """
+    chat = selectors.chat_get(chat_id=chat_id)
+    from bots.selectors import bot_get
+
+    bot = bot_get(bot_id=chat.bot_profile_id)
+    if model_for(bot) == llm.EXTRACTIVE_MODEL:
+        return chat
+    first = list(selectors.message_list(chat=chat).values_list("role", "content")[:2])
+    exchange = "\n".join(f"{role}: {content[:2000]}" for role, content in first)
+    completion = llm.complete(
+        config=llm_config_for(bot, max_tokens=32, temperature=0.2),
+        messages=[{"role": "system", "content": TITLE_PROMPT}, {"role": "user", "content": exchange}],
+    )
+    usage_record(
+        kind=UsageKind.TITLE,
+        model=completion.model,
+        prompt_tokens=completion.prompt_tokens,
+        completion_tokens=completion.completion_tokens,
+        bot_profile_id=bot.id,
+        chat_id=chat.id,
+        latency_ms=completion.latency_ms,
+    )
+    title = _clean_title(completion.content)
+    if title:
+        Chat.objects.filter(pk=chat.pk).update(title=title)
+        chat.title = title
+    return chat
+
+
+def is_transient(error: UpstreamError) -> bool:
+    return error.detail in (llm.RATE_LIMITED, llm.TIMED_OUT, llm.PROVIDER_ERROR)

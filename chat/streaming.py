@@ -1,0 +1,213 @@
+"""Server-sent events for a chat turn, framed exactly like the reference:
+
+    event: sources\\ndata: {"sources": [...]}\\n\\n          always first, before the model is called
+    event: delta\\ndata: {"content": "..."}\\n\\n             once per non-empty provider chunk
+    event: done\\ndata: {"chat_id", "message_id", "usage"}\\n\\n   after message, usage and counters committed
+    event: error\\ndata: {"detail": "..."}\\n\\n              sanitized, ends the stream
+
+`data` is `json.dumps` with its default separators. While the model is silent a comment line
+(`: keep-alive`) goes out every CHAT_STREAM_KEEPALIVE_SECONDS so proxies keep the connection open; the
+provider is read in a helper thread so the response thread can send those.
+
+If the client goes away, the WSGI server closes this generator (GeneratorExit at the pending `yield`): the
+provider stream is closed and what was generated is stored as an incomplete assistant message with its usage
+(counted locally). The user's message was committed before the stream started.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import queue
+import threading
+import time
+from collections.abc import Iterator
+from typing import Any
+
+from django.conf import settings
+
+from chat import services
+from chat.extractive import answer_pieces
+from chat.services import Generated, Turn
+from minirag.errors import DomainError, UpstreamError
+from minirag.integrations import llm
+from minirag.tenancy import tenant_context
+
+logger = logging.getLogger("minirag.chat")
+
+KEEPALIVE = b": keep-alive\n\n"
+INTERNAL_ERROR = "Internal error while answering; please retry"
+RETRIEVAL_ERROR = "Retrieval failed; please retry"
+
+
+def sse_event(name: str, data: dict) -> bytes:
+    return f"event: {name}\ndata: {json.dumps(data)}\n\n".encode()
+
+
+def error_event(detail: str) -> bytes:
+    return sse_event("error", {"detail": detail})
+
+
+class LLMPump:
+    """Reads a provider stream in a daemon thread into a queue (the response thread waits with a timeout)."""
+
+    def __init__(self, *, config: llm.LLMConfig, messages: list[dict]):
+        self.stream = llm.CompletionStream(config=config, messages=messages)
+        self.queue: queue.Queue[tuple[str, Any]] = queue.Queue()
+        self.opened = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="chat-llm-stream", daemon=True)
+
+    def start(self) -> LLMPump:
+        self._thread.start()
+        return self
+
+    def _run(self) -> None:
+        try:
+            self.stream.open()
+            self.opened.set()
+            for piece in self.stream:
+                self.queue.put(("delta", piece))
+            self.queue.put(("end", None))
+        except UpstreamError as error:
+            self.queue.put(("error", error))
+        except Exception as error:  # noqa: BLE001 - anything unexpected is still sanitized
+            self.queue.put(("error", llm.sanitize(error)))
+
+    def events(self, keepalive_seconds: float) -> Iterator[tuple[str, Any]]:
+        while True:
+            try:
+                kind, value = self.queue.get(timeout=keepalive_seconds)
+            except queue.Empty:
+                yield "keepalive", None
+                continue
+            yield kind, value
+            if kind in ("end", "error"):
+                return
+
+    def cancel(self, wait_seconds: float = 2.0) -> None:
+        self.stream.close()
+        self._thread.join(wait_seconds)
+
+
+def _generated(stream: llm.CompletionStream, *, complete: bool) -> Generated:
+    return Generated(
+        content=stream.content,
+        model=stream.model,
+        prompt_tokens=stream.prompt_tokens,
+        completion_tokens=stream.completion_tokens,
+        latency_ms=stream.duration_ms,
+        time_to_first_token_ms=stream.time_to_first_token_ms,
+        stream_duration_ms=stream.duration_ms,
+        is_stream=True,
+        is_complete=complete,
+    )
+
+
+def turn_events(turn: Turn) -> Iterator[bytes]:
+    """The SSE byte stream of a turn. Runs after the request's middleware reset the schema: re-enter it."""
+    with tenant_context(turn.tenant):
+        yield from _turn_events(turn)
+
+
+def _done_event(turn: Turn, message_id, generated: Generated) -> bytes:
+    return sse_event(
+        "done",
+        {"chat_id": str(turn.chat.id), "message_id": str(message_id), "usage": services.usage_payload(generated)},
+    )
+
+
+def _turn_events(turn: Turn) -> Iterator[bytes]:
+    try:
+        chunks = services.turn_retrieve(turn)
+    except DomainError as error:
+        yield error_event(str(error.detail))
+        return
+    except Exception:
+        logger.exception("retrieval failed for chat %s", turn.chat.id)
+        yield error_event(RETRIEVAL_ERROR)
+        return
+    sources = services.sources_payload(chunks)
+    yield sse_event("sources", {"sources": sources})
+    if turn.is_extractive:
+        yield from _extractive_events(turn, chunks, sources)
+    else:
+        yield from _llm_events(turn, chunks, sources)
+
+
+def _finish(turn: Turn, generated: Generated, chunks, sources) -> bytes:
+    try:
+        message = services.turn_finish(turn=turn, generated=generated, chunks=chunks, sources=sources)
+    except Exception:
+        logger.exception("storing the answer failed for chat %s", turn.chat.id)
+        return error_event(INTERNAL_ERROR)
+    return _done_event(turn, message.id, generated)
+
+
+def _save_partial(turn: Turn, generated: Generated, chunks, sources) -> None:
+    try:
+        if generated.content:
+            services.turn_finish(turn=turn, generated=generated, chunks=chunks, sources=sources)
+        elif generated.prompt_tokens:
+            services.turn_record_usage_only(turn=turn, generated=generated)
+    except Exception:
+        logger.exception("storing the partial answer failed for chat %s", turn.chat.id)
+
+
+def _extractive_events(turn: Turn, chunks, sources) -> Iterator[bytes]:
+    generated = services.extractive_generate(turn, chunks)
+    generated.is_stream = True
+    started = time.monotonic()
+    sent: list[str] = []
+    finished = False
+    try:
+        for piece in answer_pieces(generated.content):
+            if not sent:
+                generated.time_to_first_token_ms = int((time.monotonic() - started) * 1000)
+            sent.append(piece)
+            yield sse_event("delta", {"content": piece})
+        generated.stream_duration_ms = int((time.monotonic() - started) * 1000)
+        finished = True
+        yield _finish(turn, generated, chunks, sources)
+    except GeneratorExit:
+        if not finished:
+            generated.content = "".join(sent)
+            generated.completion_tokens = llm.count_tokens(generated.content)
+            generated.is_complete = False
+            _save_partial(turn, generated, chunks, sources)
+        raise
+
+
+def _llm_events(turn: Turn, chunks, sources) -> Iterator[bytes]:
+    try:
+        config = services.llm_config_for(turn.bot)
+        messages = services.turn_prompt(turn, chunks)
+    except DomainError as error:
+        yield error_event(str(error.detail))
+        return
+    pump = LLMPump(config=config, messages=messages).start()
+    finished = False
+    try:
+        for kind, value in pump.events(settings.CHAT_STREAM_KEEPALIVE_SECONDS):
+            if kind == "keepalive":
+                yield KEEPALIVE
+            elif kind == "delta":
+                yield sse_event("delta", {"content": value})
+            elif kind == "error":
+                finished = True
+                if pump.stream.content:  # failed mid-answer: keep what was generated
+                    _save_partial(turn, _generated(pump.stream, complete=False), chunks, sources)
+                yield error_event(str(value.detail))
+                return
+            else:  # end
+                finished = True
+                yield _finish(turn, _generated(pump.stream, complete=True), chunks, sources)
+                services.turn_schedule_title(turn)
+                return
+    except GeneratorExit:
+        if not finished:
+            pump.cancel()
+            generated = _generated(pump.stream, complete=False)
+            if not pump.opened.is_set():
+                generated.prompt_tokens = 0  # the provider never accepted the request
+            _save_partial(turn, generated, chunks, sources)
+        raise
