@@ -1,1 +1,135 @@
-"""Tenant-schema models (filled in by later issues)."""
+"""Sources of knowledge, the documents extracted from them, and their chunks (tenant schema)."""
+
+import uuid
+
+from django.db import connection, models
+from django.db.models import Q
+from django.utils import timezone
+
+
+class SourceType(models.TextChoices):
+    TEXT = "text", "Text"
+    UPLOAD = "upload", "Uploaded file"
+    URL = "url", "Web page"
+
+
+class SourceStatus(models.TextChoices):
+    PENDING = "pending", "Pending"
+    PROCESSING = "processing", "Processing"
+    READY = "ready", "Ready"
+    ERROR = "error", "Error"
+
+
+class IngestStage(models.TextChoices):
+    QUEUED = "queued", "Queued"
+    EXTRACTING = "extracting", "Extracting"
+    CHUNKING = "chunking", "Chunking"
+    EMBEDDING = "embedding", "Embedding"
+    INDEXING = "indexing", "Indexing"
+    DONE = "done", "Done"
+
+
+class RefreshSchedule(models.TextChoices):
+    NONE = "none", "None"
+    HOURLY = "hourly", "Hourly"
+    DAILY = "daily", "Daily"
+    WEEKLY = "weekly", "Weekly"
+
+
+def upload_path(instance: "Source", filename: str) -> str:
+    # One folder per tenant schema and source, so files of different tenants never share a directory.
+    return f"sources/{connection.schema_name}/{instance.id}/{filename}"
+
+
+class Source(models.Model):
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    bot_profile = models.ForeignKey("bots.BotProfile", on_delete=models.CASCADE, related_name="sources")
+    parent = models.ForeignKey("self", null=True, blank=True, on_delete=models.CASCADE, related_name="children")
+    name = models.CharField(max_length=255)
+    description = models.CharField(max_length=1000, blank=True, default="")
+    source_type = models.CharField(max_length=20, choices=SourceType.choices)
+    status = models.CharField(max_length=20, choices=SourceStatus.choices, default=SourceStatus.PENDING)
+    stage = models.CharField(max_length=20, choices=IngestStage.choices, null=True, blank=True)  # noqa: DJ001 - nullable in the API
+    progress = models.PositiveSmallIntegerField(default=0)
+    config = models.JSONField(default=dict, blank=True)
+    content = models.TextField(null=True, blank=True)  # noqa: DJ001 - nullable in the API
+    file = models.FileField(upload_to=upload_path, max_length=500, null=True, blank=True)
+    document_count = models.PositiveIntegerField(default=0)
+    chunk_count = models.PositiveIntegerField(default=0)
+    error_message = models.CharField(max_length=2000, null=True, blank=True)  # noqa: DJ001 - nullable in the API
+    is_active = models.BooleanField(default=True)
+    refresh_schedule = models.CharField(max_length=20, choices=RefreshSchedule.choices, null=True, blank=True)  # noqa: DJ001 - nullable in the API
+    last_refreshed_at = models.DateTimeField(null=True, blank=True)
+    # SHA-256 of the last indexed extracted text; an unchanged re-extraction skips chunking and embedding.
+    content_hash = models.CharField(max_length=64, blank=True, default="")
+    # Embedding space + chunking parameters of the indexed version (a change forces a full re-index).
+    index_signature = models.CharField(max_length=300, blank=True, default="")
+    # The searchable version. Retrieval only returns chunks of this document.
+    current_document = models.ForeignKey(
+        "sources.Document", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    # Identifies the latest ingestion request; a task carrying an older token is superseded and does nothing.
+    ingest_token = models.UUIDField(null=True, blank=True)
+    processing_started_at = models.DateTimeField(null=True, blank=True)
+    # Vectors still to be removed from Qdrant after a delete/deactivation whose immediate purge failed.
+    purge_pending = models.BooleanField(default=False)
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-created_at", "id"]
+        indexes = [
+            models.Index(fields=["bot_profile", "is_active", "-created_at"], name="source_bot_active_idx"),
+            models.Index(fields=["parent", "is_active"], name="source_parent_active_idx"),
+            models.Index(
+                fields=["processing_started_at"],
+                name="source_processing_idx",
+                condition=Q(status="processing"),
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Document(models.Model):
+    """One extracted version of a source. A re-ingest writes a new one, then removes the old one."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    source = models.ForeignKey(Source, on_delete=models.CASCADE, related_name="documents")
+    title = models.CharField(max_length=500, blank=True, default="")
+    # content_hash + index signature: chunk and point ids derive from it, so a rerun reproduces them.
+    version = models.CharField(max_length=64)
+    content_hash = models.CharField(max_length=64)
+    char_count = models.PositiveBigIntegerField(default=0)
+    chunk_count = models.PositiveIntegerField(default=0)
+    page_count = models.PositiveIntegerField(null=True, blank=True)
+    metadata = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return self.title or str(self.id)
+
+
+class Chunk(models.Model):
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    document = models.ForeignKey(Document, on_delete=models.CASCADE, related_name="chunks")
+    source = models.ForeignKey(Source, on_delete=models.CASCADE, related_name="chunks")
+    # Deterministic Qdrant point id (uuid5 of tenant + source + version + order); the public chunk id.
+    point_id = models.UUIDField(db_index=True)
+    order = models.PositiveIntegerField()
+    content = models.TextField()
+    char_start = models.PositiveBigIntegerField()
+    char_end = models.PositiveBigIntegerField()
+    token_count = models.PositiveIntegerField()
+    page = models.PositiveIntegerField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["document", "order"]
+        constraints = [models.UniqueConstraint(fields=["document", "order"], name="chunk_document_order_unique")]
+
+    def __str__(self) -> str:
+        return f"{self.document_id}#{self.order}"

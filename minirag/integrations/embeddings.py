@@ -1,0 +1,178 @@
+"""Dense embeddings through LiteLLM: the only module that calls `litellm.embedding`.
+
+Texts are sent in batches (EMBEDDING_BATCH_SIZE). A batch that fails with a rate limit (429), a provider
+error (5xx) or a dropped connection is retried — that batch only; finished batches are kept — with
+exponential backoff that honours the provider's `Retry-After`. Every failure ends as an EmbeddingError
+whose message is fixed and key-free (the provider's text never reaches users or logs).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import random
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from django.conf import settings
+
+from minirag.netguard import UnsafeURLError, check_url
+
+os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
+
+logger = logging.getLogger("minirag.embeddings")
+
+BACKOFF_BASE_SECONDS = 1.0
+BACKOFF_MAX_SECONDS = 60.0
+_sleep = time.sleep  # replaced in tests
+
+
+class EmbeddingError(Exception):
+    """The embedding provider failed; `str(error)` is safe to show to the user."""
+
+
+@dataclass(frozen=True)
+class EmbeddingConfig:
+    model: str
+    api_key: str | None = None
+    api_base: str | None = None
+    api_version: str | None = None
+
+    def __repr__(self) -> str:  # never print a key
+        return f"EmbeddingConfig(model={self.model!r}, api_base={self.api_base!r})"
+
+
+@dataclass
+class EmbeddingBatch:
+    vectors: list[list[float]]
+    prompt_tokens: int
+    usage_reported: bool
+
+
+def _litellm():
+    import litellm
+
+    litellm.suppress_debug_info = True
+    return litellm
+
+
+def _status_of(error: Exception) -> int | None:
+    status = getattr(error, "status_code", None)
+    return status if isinstance(status, int) else None
+
+
+def _is_retryable(error: Exception) -> bool:
+    litellm = _litellm()
+    if isinstance(error, litellm.RateLimitError | litellm.InternalServerError | litellm.ServiceUnavailableError):
+        return True
+    if isinstance(error, litellm.APIConnectionError | litellm.Timeout):
+        return True
+    status = _status_of(error)
+    return status is not None and (status == 429 or status >= 500)
+
+
+def _retry_after(error: Exception) -> float | None:
+    headers = getattr(error, "litellm_response_headers", None)
+    if not headers:
+        headers = getattr(getattr(error, "response", None), "headers", None)
+    if not headers:
+        return None
+    try:
+        return max(0.0, float(headers.get("retry-after")))
+    except (TypeError, ValueError):
+        return None
+
+
+def backoff_delay(attempt: int, retry_after: float | None = None) -> float:
+    """Seconds before retry `attempt` (0-based): the provider's Retry-After when given, else jittered 2^n."""
+    if retry_after is not None:
+        return min(retry_after, BACKOFF_MAX_SECONDS)
+    delay = min(BACKOFF_BASE_SECONDS * (2**attempt), BACKOFF_MAX_SECONDS)
+    return delay * (0.5 + random.random() / 2)
+
+
+def _message_for(error: Exception) -> str:
+    litellm = _litellm()
+    status = _status_of(error)
+    if isinstance(error, litellm.Timeout):
+        return "The embedding provider timed out"
+    if isinstance(error, litellm.AuthenticationError | litellm.PermissionDeniedError) or status in (401, 403):
+        return "The embedding provider rejected the API key (check the bot's credentials)"
+    if isinstance(error, litellm.NotFoundError) or status == 404:
+        return "The embedding model was not found at the provider"
+    if isinstance(error, litellm.RateLimitError) or status == 429:
+        return "The embedding provider kept rate-limiting the requests"
+    if isinstance(error, litellm.BadRequestError) or status == 400:
+        return "The embedding provider refused the request (check the embedding model name)"
+    return "The embedding provider failed"
+
+
+def _embed_once(config: EmbeddingConfig, texts: Sequence[str]) -> EmbeddingBatch:
+    litellm = _litellm()
+    kwargs: dict[str, Any] = {
+        "model": config.model,
+        "input": list(texts),
+        "timeout": settings.EMBEDDING_TIMEOUT_SECONDS,
+        "max_retries": 0,  # retries are ours, per batch
+        "num_retries": 0,
+    }
+    if config.api_key:
+        kwargs["api_key"] = config.api_key
+    if config.api_base:
+        kwargs["api_base"] = config.api_base
+    if config.api_version:
+        kwargs["api_version"] = config.api_version
+    response = litellm.embedding(**kwargs)
+    data = sorted(response.data, key=lambda item: item["index"] if isinstance(item, dict) else item.index)
+    vectors = [list(item["embedding"] if isinstance(item, dict) else item.embedding) for item in data]
+    if len(vectors) != len(texts):
+        raise EmbeddingError("The embedding provider returned the wrong number of vectors")
+    usage = getattr(response, "usage", None)
+    prompt_tokens = getattr(usage, "prompt_tokens", None) if usage is not None else None
+    return EmbeddingBatch(vectors=vectors, prompt_tokens=int(prompt_tokens or 0), usage_reported=bool(prompt_tokens))
+
+
+def embed_batch(config: EmbeddingConfig, texts: Sequence[str], *, max_retries: int | None = None) -> EmbeddingBatch:
+    """Embed one batch, retrying transient failures of this batch with backoff."""
+    if config.api_base:
+        try:
+            check_url(config.api_base)
+        except UnsafeURLError as error:
+            raise EmbeddingError(f"The embedding endpoint is not allowed: {error}") from None
+    retries = settings.EMBEDDING_MAX_RETRIES if max_retries is None else max_retries
+    attempt = 0
+    while True:
+        try:
+            return _embed_once(config, texts)
+        except EmbeddingError:
+            raise
+        except Exception as error:  # noqa: BLE001 - every provider failure is classified below
+            status = _status_of(error)
+            if attempt >= retries or not _is_retryable(error):
+                logger.warning("embedding failed: %s (status %s), attempt %d", type(error).__name__, status, attempt)
+                raise EmbeddingError(_message_for(error)) from None
+            delay = backoff_delay(attempt, _retry_after(error))
+            logger.info("embedding batch failed (%s, status %s); retry %d in %.2fs",
+                        type(error).__name__, status, attempt + 1, delay)  # fmt: skip
+            _sleep(delay)
+            attempt += 1
+
+
+def embed_texts(
+    config: EmbeddingConfig,
+    texts: Sequence[str],
+    *,
+    batch_size: int | None = None,
+    on_batch: Callable[[int, EmbeddingBatch], None] | None = None,
+) -> list[list[float]]:
+    """Embed `texts` in batches; `on_batch(done_count, batch)` is called after each successful batch."""
+    size = batch_size or settings.EMBEDDING_BATCH_SIZE
+    vectors: list[list[float]] = []
+    for start in range(0, len(texts), size):
+        batch = embed_batch(config, texts[start : start + size])
+        vectors.extend(batch.vectors)
+        if on_batch is not None:
+            on_batch(len(vectors), batch)
+    return vectors

@@ -1,0 +1,433 @@
+"""Writes and workflows for sources.
+
+Side effects are stated per function. Ingestion never runs in the request: `source_ingest` queues the
+Celery task (on the `ingest` queue) once the surrounding transaction commits.
+"""
+
+import logging
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+from django.conf import settings
+from django.core.files import File
+from django.db import connection, transaction
+from django.db.models import Q
+from django.utils import timezone
+from django.utils.text import get_valid_filename
+
+from bots.models import BotProfile
+from minirag.errors import Conflict, InvalidInput, NotFound
+from minirag.integrations import vectorstore
+from minirag.netguard import UnsafeURLError, resolve_and_check, validate_url_syntax
+from minirag.tenancy import tenant_context
+from sources.models import Document, IngestStage, Source, SourceStatus, SourceType
+from sources.pipeline.extract import UPLOAD_KINDS
+from sources.pipeline.ingest import Outcome, run_ingestion
+
+logger = logging.getLogger("minirag.sources")
+
+UPDATABLE_FIELDS = ("name", "description", "config", "content", "is_active", "refresh_schedule")
+
+
+def _field_error(loc: Sequence[str | int], message: str, kind: str = "value_error") -> InvalidInput:
+    return InvalidInput([{"loc": ["body", *loc], "msg": message, "type": kind}])
+
+
+# --- validation -------------------------------------------------------------------------------------------
+
+
+def _bot_for_write(bot_profile_id) -> BotProfile:
+    bot = None
+    try:
+        bot = BotProfile.objects.filter(pk=bot_profile_id).first()
+    except (ValueError, TypeError):
+        bot = None
+    if bot is None:
+        raise InvalidInput("Bot profile not found or belongs to a different tenant")
+    return bot
+
+
+def _parent_for_write(parent_id, bot: BotProfile) -> Source | None:
+    if parent_id is None:
+        return None
+    parent = Source.objects.filter(pk=parent_id).first()
+    if parent is None:
+        raise NotFound("Source not found")
+    if parent.bot_profile_id != bot.pk:
+        raise InvalidInput("Parent source belongs to a different bot profile")
+    if parent.parent_id is not None:
+        raise InvalidInput("Nesting beyond one level is not allowed")
+    return parent
+
+
+def check_source_url(url: Any, *, loc: Sequence[str | int] = ("config", "url")) -> str:
+    """A URL source needs an http(s) URL that is not aimed at a refused address (checked again at fetch time)."""
+    if not isinstance(url, str) or not url.strip():
+        raise _field_error(loc, "A URL source needs config.url (an http:// or https:// URL)", "value_error.missing")
+    url = url.strip()
+    try:
+        validate_url_syntax(url)
+        resolve_and_check(url)
+    except UnsafeURLError as error:
+        if "could not be resolved" not in str(error):  # DNS may be down now; the fetch checks again
+            raise _field_error(loc, str(error), "value_error.url") from None
+    return url
+
+
+def _validate_payload(
+    source_type: str, config: dict, content: str | None, *, loc: Sequence[str | int] = ()
+) -> tuple[dict, str | None]:
+    config = dict(config or {})
+    if source_type == SourceType.URL:
+        config["url"] = check_source_url(config.get("url"), loc=(*loc, "config", "url"))
+    elif source_type == SourceType.TEXT:
+        if content is None or not content.strip():
+            raise _field_error((*loc, "content"), "A text source needs non-empty content", "value_error.missing")
+    elif source_type == SourceType.UPLOAD:
+        raise _field_error((*loc, "source_type"), "Upload sources are created with POST /v1/sources/upload")
+    return config, content
+
+
+# --- create -----------------------------------------------------------------------------------------------
+
+
+@transaction.atomic
+def source_create(
+    *,
+    bot_profile_id,
+    name: str,
+    source_type: str,
+    description: str = "",
+    config: dict | None = None,
+    content: str | None = None,
+    parent_id=None,
+    refresh_schedule: str | None = None,
+) -> Source:
+    """Create a text or URL source in `pending`. Does not ingest (reference behaviour)."""
+    bot = _bot_for_write(bot_profile_id)
+    parent = _parent_for_write(parent_id, bot)
+    config, content = _validate_payload(source_type, config or {}, content)
+    return Source.objects.create(
+        bot_profile=bot,
+        parent=parent,
+        name=name,
+        description=description or "",
+        source_type=source_type,
+        config=config,
+        content=content,
+        refresh_schedule=refresh_schedule,
+    )
+
+
+def _upload_limit_message() -> str:
+    megabytes = settings.MAX_UPLOAD_BYTES / (1024 * 1024)
+    return f"File too large. Maximum size is {megabytes:g} MB."
+
+
+def check_upload(filename: str, size: int) -> str:
+    """Extension, then size (the reference's order and wording). Returns the lower-cased extension."""
+    extension = Path(filename or "").suffix.lower()
+    if extension not in UPLOAD_KINDS:
+        allowed = ", ".join(sorted(UPLOAD_KINDS))
+        raise InvalidInput(f"Unsupported file type: {extension or '(none)'}. Allowed: {allowed}")
+    if size > settings.MAX_UPLOAD_BYTES:
+        raise InvalidInput(_upload_limit_message())
+    return extension
+
+
+def source_create_upload(
+    *,
+    bot_profile_id,
+    file: File,
+    name: str | None = None,
+    description: str = "",
+    parent_id=None,
+    trigger: str = "upload",
+) -> Source:
+    """Store an uploaded file (Django storage under MEDIA_ROOT) as an `upload` source and queue its ingestion.
+
+    The request only validates and stores; extraction happens in the worker (so re-ingest and refresh can
+    re-extract). Raises InvalidInput for an unknown type or an oversized file, before anything is stored.
+    """
+    original = Path(getattr(file, "name", "") or "upload").name
+    check_upload(original, file.size)
+    with transaction.atomic():
+        bot = _bot_for_write(bot_profile_id)
+        parent = _parent_for_write(parent_id, bot)
+        source = Source(
+            bot_profile=bot,
+            parent=parent,
+            name=(name or original or "Uploaded file")[:255],
+            description=description or "",
+            source_type=SourceType.UPLOAD,
+            config={"original_filename": original, "file_size": file.size},
+        )
+        safe_name = get_valid_filename(original) or f"upload{Path(original).suffix.lower()}"
+        source.file.save(safe_name, file, save=False)
+        try:
+            source.save()
+        except Exception:
+            source.file.delete(save=False)
+            raise
+        source_ingest(source=source, trigger=trigger)
+    return source
+
+
+@dataclass(frozen=True)
+class BatchResult:
+    parent: Source
+    children: list[Source]
+
+
+@transaction.atomic
+def source_batch_create(
+    *,
+    bot_profile_id,
+    name: str,
+    children: list[dict],
+    description: str = "",
+    source_type: str = SourceType.URL,
+) -> BatchResult:
+    """A parent plus its children in one transaction. Foreign bot → 422 first; no children → 422."""
+    bot = _bot_for_write(bot_profile_id)
+    if not children:
+        raise InvalidInput("At least one child source is required")
+    if len(children) > settings.MAX_BATCH_CHILDREN:
+        raise InvalidInput(f"Too many child sources: at most {settings.MAX_BATCH_CHILDREN} per batch")
+    validated = [
+        _validate_payload(
+            child["source_type"], child.get("config") or {}, child.get("content"), loc=("children", index)
+        )
+        for index, child in enumerate(children)
+    ]
+    parent = Source.objects.create(
+        bot_profile=bot, name=name, description=description or "", source_type=source_type, config={}
+    )
+    rows = [
+        Source(
+            bot_profile=bot,
+            parent=parent,
+            name=child["name"],
+            description=child.get("description") or "",
+            source_type=child["source_type"],
+            config=config,
+            content=content,
+            created_at=timezone.now() + timedelta(microseconds=index),  # keeps "oldest first" = input order
+        )
+        for index, (child, (config, content)) in enumerate(zip(children, validated, strict=True))
+    ]
+    Source.objects.bulk_create(rows)
+    return BatchResult(parent=parent, children=rows)
+
+
+# --- update / delete --------------------------------------------------------------------------------------
+
+
+def source_update(*, source: Source, changes: dict[str, Any]) -> Source:
+    """PATCH semantics. A `content` or `config` change puts the source back to `pending` (its current
+    knowledge stays searchable until re-ingested). `is_active: false` removes its knowledge (and its
+    children's) from retrieval before returning; `is_active: true` brings it back as `pending`."""
+    with transaction.atomic():
+        source = Source.objects.select_for_update().get(pk=source.pk)
+        deactivate = changes.get("is_active") is False and source.is_active
+        reactivate = changes.get("is_active") is True and not source.is_active
+        fields = {"updated_at"}
+        for field in UPDATABLE_FIELDS:
+            if field not in changes or field == "is_active":
+                continue
+            value = changes[field]
+            if value is None and field in ("name", "description", "config"):
+                raise _field_error((field,), "This field may not be null.", "value_error.null")
+            setattr(source, field, value)
+            fields.add(field)
+        if "content" in changes or "config" in changes:
+            if source.source_type != SourceType.UPLOAD and source.children.filter(is_active=True).count() == 0:
+                source.config, source.content = _validate_payload(
+                    source.source_type, source.config or {}, source.content
+                )
+            if source.status != SourceStatus.PROCESSING:
+                source.status = SourceStatus.PENDING
+                source.stage = None
+                source.progress = 0
+            source.content_hash = ""  # the next ingest must not be skipped as "unchanged"
+            fields |= {"config", "content", "status", "stage", "progress", "content_hash"}
+        if reactivate:
+            source.is_active = True
+            source.status = SourceStatus.PENDING
+            source.stage = None
+            source.progress = 0
+            fields |= {"is_active", "status", "stage", "progress"}
+        source.save(update_fields=sorted(fields))
+    if deactivate:
+        source_delete(source=source)
+        source.refresh_from_db()
+    return source
+
+
+def source_delete(*, source: Source) -> None:
+    """Soft delete, cascading to active children. Their vectors are deleted before this returns; if Qdrant
+    is unreachable they are excluded from retrieval (`purge_pending`) until the purge task succeeds."""
+    with transaction.atomic():
+        ids = [source.pk, *Source.objects.filter(parent=source, is_active=True).values_list("pk", flat=True)]
+        Source.objects.filter(pk__in=ids).update(
+            is_active=False,
+            purge_pending=True,
+            status=SourceStatus.PENDING,
+            stage=None,
+            progress=0,
+            ingest_token=None,  # a run in flight is superseded and writes nothing
+            processing_started_at=None,
+            current_document=None,
+            content_hash="",
+            document_count=0,
+            chunk_count=0,
+            updated_at=timezone.now(),
+        )
+        Document.objects.filter(source_id__in=ids).delete()
+    source_purge_vectors(source_ids=[str(pk) for pk in ids])
+
+
+def source_purge_vectors(*, source_ids: Sequence[str], raise_errors: bool = False) -> bool:
+    """Delete the sources' points from every collection; on failure queue a retrying purge task."""
+    try:
+        vectorstore.delete_points(tenant_id=str(connection.tenant.id), source_ids=list(source_ids))
+    except vectorstore.VectorStoreError:
+        if raise_errors:
+            raise
+        logger.warning("vector purge of %d source(s) failed; queued for retry", len(source_ids))
+        from sources.tasks import purge_source_vectors
+
+        _on_commit_in_tenant(lambda: _send(purge_source_vectors, list(source_ids)))
+        return False
+    Source.objects.filter(pk__in=source_ids, is_active=False).update(purge_pending=False)
+    return True
+
+
+# --- ingestion --------------------------------------------------------------------------------------------
+
+
+def _stuck_before():
+    return timezone.now() - timedelta(seconds=settings.INGEST_STUCK_AFTER_SECONDS)
+
+
+def _on_commit_in_tenant(callback) -> None:
+    """Run `callback` after commit in the tenant schema that is current now.
+
+    tenant-schemas-celery stamps a task with the schema active when it is *sent*; a callback that runs
+    after the request's middleware already switched back to public must not queue the task there.
+    """
+    tenant = connection.tenant
+
+    def run() -> None:
+        with tenant_context(tenant):
+            callback()
+
+    transaction.on_commit(run)
+
+
+def _send(task, *args) -> bool:
+    try:
+        task.delay(*args)
+    except Exception:  # broker down: reported on the source, never a 500 after commit
+        logger.exception("could not queue %s", task.name)
+        return False
+    return True
+
+
+def _queue(source: Source, trigger: str) -> None:
+    from sources.tasks import ingest_source
+
+    token = uuid.uuid4()
+    Source.objects.filter(pk=source.pk).update(
+        ingest_token=token, stage=IngestStage.QUEUED, progress=0, updated_at=timezone.now()
+    )
+    source.ingest_token, source.stage, source.progress = token, IngestStage.QUEUED, 0
+    source_id = str(source.pk)
+
+    def send() -> None:
+        if not _send(ingest_source, source_id, str(token), trigger):
+            with transaction.atomic():
+                from sources.pipeline.ingest import fail_source
+
+                fail_source(source, str(token), "Could not queue the ingestion (task broker unavailable); try again")
+
+    _on_commit_in_tenant(send)
+
+
+def source_ingest(*, source: Source, trigger: str = "manual") -> Source:
+    """Queue ingestion of `source` (or, for a parent with children, of its children).
+
+    Used by the API, the admin, `manage.py ingest` and the refresh scheduler. Raises Conflict when the source
+    is inactive or is being processed (unless that run is older than INGEST_STUCK_AFTER_SECONDS: then it is
+    considered dead and superseded). The task runs after the current transaction commits.
+    """
+    if not source.is_active:
+        raise Conflict("Source is inactive; reactivate it before ingesting")
+    if (
+        source.status == SourceStatus.PROCESSING
+        and source.processing_started_at is not None
+        and source.processing_started_at > _stuck_before()
+    ):
+        raise Conflict("Source is already being processed")
+    if source.parent_id is None and Source.objects.filter(parent=source, is_active=True).exists():
+        source_ingest_children(parent=source, trigger=trigger)
+        return source
+    _queue(source, trigger)
+    return source
+
+
+def source_ingest_children(*, parent: Source, trigger: str = "manual") -> int:
+    """Queue every active child not currently processing. Returns how many were queued."""
+    children = list(
+        Source.objects.filter(parent=parent, is_active=True)
+        .exclude(status=SourceStatus.PROCESSING, processing_started_at__gt=_stuck_before())
+        .order_by("created_at", "id")
+    )
+    for child in children:
+        _queue(child, trigger)
+    return len(children)
+
+
+def source_reindex_bot(*, bot: BotProfile) -> int:
+    """Queue re-ingestion of the bot's indexed sources (after its embedding model changed)."""
+    sources = list(
+        Source.objects.filter(bot_profile=bot, is_active=True, status__in=[SourceStatus.READY, SourceStatus.ERROR])
+        .exclude(children__is_active=True)
+        .distinct()
+    )
+    for source in sources:
+        _queue(source, "reindex")
+    return len(sources)
+
+
+def source_run_ingestion(*, source_id: str, token: str | None = None, trigger: str = "manual") -> Outcome:
+    """The worker side of `source_ingest` (see sources.pipeline.ingest for the guarantees)."""
+    return run_ingestion(source_id=source_id, token=token, trigger=trigger)
+
+
+def source_fail_stuck() -> int:
+    """Fail sources stuck in `processing` for longer than INGEST_STUCK_AFTER_SECONDS (current schema).
+
+    Each gets a clear error message, emits `source.failed`, and can be re-ingested at once; a late finish
+    of the dead run is ignored (its token no longer matches).
+    """
+    from sources.pipeline.ingest import fail_source
+
+    minutes = max(1, round(settings.INGEST_STUCK_AFTER_SECONDS / 60))
+    message = (
+        f"Ingestion did not finish within {minutes} minutes (the worker may have crashed or timed out). "
+        "Re-ingest the source to try again."
+    )
+    stuck = Source.objects.filter(status=SourceStatus.PROCESSING).filter(
+        Q(processing_started_at__lt=_stuck_before()) | Q(processing_started_at__isnull=True)
+    )
+    failed = 0
+    for source in stuck:
+        if fail_source(source, str(source.ingest_token) if source.ingest_token else None, message):
+            Source.objects.filter(pk=source.pk).update(ingest_token=None)
+            failed += 1
+    return failed
