@@ -241,7 +241,9 @@ def test(pytest_args: list[str]) -> int:
     server, url = resolve_database()
     ensure_database(url)
     try:
-        return subprocess.run([sys.executable, "-m", "pytest", *pytest_args], cwd=BASE_DIR).returncode
+        # Importing this package set DJANGO_SETTINGS_MODULE (celery app); the suite uses the test settings.
+        test_env = dict(os.environ, DJANGO_SETTINGS_MODULE="minirag.settings_test")
+        return subprocess.run([sys.executable, "-m", "pytest", *pytest_args], cwd=BASE_DIR, env=test_env).returncode
     finally:
         if server is not None:
             server.cleanup()
