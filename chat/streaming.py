@@ -44,10 +44,6 @@ def sse_event(name: str, data: dict) -> bytes:
     return f"event: {name}\ndata: {json.dumps(data)}\n\n".encode()
 
 
-def error_event(detail: str) -> bytes:
-    return sse_event("error", {"detail": detail})
-
-
 class LLMPump:
     """Reads a provider stream in a daemon thread into a queue (the response thread waits with a timeout)."""
 
@@ -103,43 +99,55 @@ def _generated(stream: llm.CompletionStream, *, complete: bool) -> Generated:
     )
 
 
+Event = tuple[str, Any]  # (name, data); ("keepalive", None) while the model is silent
+
+
 def turn_events(turn: Turn) -> Iterator[bytes]:
     """The SSE byte stream of a turn. Runs after the request's middleware reset the schema: re-enter it."""
     with tenant_context(turn.tenant):
-        yield from _turn_events(turn)
+        for name, data in turn_stream(turn):
+            yield KEEPALIVE if name == "keepalive" else sse_event(name, data)
 
 
-def _done_event(turn: Turn, message_id, generated: Generated) -> bytes:
-    return sse_event(
+def _done_event(turn: Turn, message_id, generated: Generated) -> Event:
+    return (
         "done",
         {"chat_id": str(turn.chat.id), "message_id": str(message_id), "usage": services.usage_payload(generated)},
     )
 
 
-def _turn_events(turn: Turn) -> Iterator[bytes]:
+def _error(detail: str) -> Event:
+    return ("error", {"detail": detail})
+
+
+def turn_stream(turn: Turn) -> Iterator[Event]:
+    """A turn's events in the current schema: `sources`, `delta`*, then `done` or `error`.
+
+    Closing the generator early (client gone) stores what was generated as an incomplete answer.
+    """
     try:
         chunks = services.turn_retrieve(turn)
     except DomainError as error:
-        yield error_event(str(error.detail))
+        yield _error(str(error.detail))
         return
     except Exception:
         logger.exception("retrieval failed for chat %s", turn.chat.id)
-        yield error_event(RETRIEVAL_ERROR)
+        yield _error(RETRIEVAL_ERROR)
         return
     sources = services.sources_payload(chunks)
-    yield sse_event("sources", {"sources": sources})
+    yield ("sources", {"sources": sources})
     if turn.is_extractive:
         yield from _extractive_events(turn, chunks, sources)
     else:
         yield from _llm_events(turn, chunks, sources)
 
 
-def _finish(turn: Turn, generated: Generated, chunks, sources) -> bytes:
+def _finish(turn: Turn, generated: Generated, chunks, sources) -> Event:
     try:
         message = services.turn_finish(turn=turn, generated=generated, chunks=chunks, sources=sources)
     except Exception:
         logger.exception("storing the answer failed for chat %s", turn.chat.id)
-        return error_event(INTERNAL_ERROR)
+        return _error(INTERNAL_ERROR)
     return _done_event(turn, message.id, generated)
 
 
@@ -153,7 +161,7 @@ def _save_partial(turn: Turn, generated: Generated, chunks, sources) -> None:
         logger.exception("storing the partial answer failed for chat %s", turn.chat.id)
 
 
-def _extractive_events(turn: Turn, chunks, sources) -> Iterator[bytes]:
+def _extractive_events(turn: Turn, chunks, sources) -> Iterator[Event]:
     generated = services.extractive_generate(turn, chunks)
     generated.is_stream = True
     started = time.monotonic()
@@ -164,7 +172,7 @@ def _extractive_events(turn: Turn, chunks, sources) -> Iterator[bytes]:
             if not sent:
                 generated.time_to_first_token_ms = int((time.monotonic() - started) * 1000)
             sent.append(piece)
-            yield sse_event("delta", {"content": piece})
+            yield ("delta", {"content": piece})
         generated.stream_duration_ms = int((time.monotonic() - started) * 1000)
         finished = True
         yield _finish(turn, generated, chunks, sources)
@@ -177,26 +185,26 @@ def _extractive_events(turn: Turn, chunks, sources) -> Iterator[bytes]:
         raise
 
 
-def _llm_events(turn: Turn, chunks, sources) -> Iterator[bytes]:
+def _llm_events(turn: Turn, chunks, sources) -> Iterator[Event]:
     try:
         config = services.llm_config_for(turn.bot)
         messages = services.turn_prompt(turn, chunks)
     except DomainError as error:
-        yield error_event(str(error.detail))
+        yield _error(str(error.detail))
         return
     pump = LLMPump(config=config, messages=messages).start()
     finished = False
     try:
         for kind, value in pump.events(settings.CHAT_STREAM_KEEPALIVE_SECONDS):
             if kind == "keepalive":
-                yield KEEPALIVE
+                yield ("keepalive", None)
             elif kind == "delta":
-                yield sse_event("delta", {"content": value})
+                yield ("delta", {"content": value})
             elif kind == "error":
                 finished = True
                 if pump.stream.content:  # failed mid-answer: keep what was generated
                     _save_partial(turn, _generated(pump.stream, complete=False), chunks, sources)
-                yield error_event(str(value.detail))
+                yield _error(str(value.detail))
                 return
             else:  # end
                 finished = True
