@@ -1,23 +1,62 @@
-"""Operator console for the public schema. State changes go through tenants.services."""
+"""Operator console for the public schema. State changes go through services.
+
+The tenants list adds per-tenant bots, sources by status, chunks and 30-day tokens, read for the whole page
+in one cross-schema query (minirag.console.selectors). The tenant page links to that tenant's sources, chats,
+usage and webhooks (minirag.console.views, each read in the tenant's schema), and a cross-tenant page lists
+failed and stuck ingestions with a retry action.
+"""
 
 from django.contrib import admin, messages
+from django.contrib.admin.views.main import ChangeList
+from django.urls import path
+from django.utils.html import format_html_join
 
+from minirag.console import selectors as console_selectors
+from minirag.console.views import ConsoleViews, console_links
 from tenants import selectors, services
 from tenants.models import ApiToken, Domain, Tenant, User
 
 
+class TenantChangeList(ChangeList):
+    def get_results(self, request):
+        super().get_results(request)
+        # One query for the whole page, whatever the number of tenants and columns.
+        self.result_list = list(self.result_list)
+        stats = console_selectors.tenant_stats([tenant.schema_name for tenant in self.result_list])
+        for tenant in self.result_list:
+            tenant.console_stats = stats.get(tenant.schema_name, console_selectors.TenantStats())
+
+
 @admin.register(Tenant)
 class TenantAdmin(admin.ModelAdmin):
-    list_display = ["name", "slug", "plan", "is_active", "user_count", "active_token_count", "created_at"]
+    list_display = [
+        "name",
+        "slug",
+        "plan",
+        "is_active",
+        "user_count",
+        "active_token_count",
+        "bot_count",
+        "sources_by_status",
+        "chunk_count",
+        "tokens_30d",
+        "created_at",
+    ]
     list_filter = ["plan", "is_active"]
     search_fields = ["name", "slug"]
     readonly_fields = ["id", "schema_name", "created_at", "updated_at"]
     fields = ["id", "name", "slug", "schema_name", "plan", "is_active", "created_at", "updated_at"]
     actions = ["deactivate_tenants", "activate_tenants"]
     list_per_page = 50
+    list_max_show_all = 500
+    change_form_template = "admin/console/tenant_change_form.html"
+    change_list_template = "admin/console/tenant_change_list.html"
 
     def get_queryset(self, request):
         return selectors.tenant_list_with_counts()
+
+    def get_changelist(self, request, **kwargs):
+        return TenantChangeList
 
     def has_add_permission(self, request) -> bool:
         # Tenants are created by the bootstrap service (API or `manage.py bootstrap_tenant`) with their schema.
@@ -29,6 +68,38 @@ class TenantAdmin(admin.ModelAdmin):
     def get_readonly_fields(self, request, obj=None):
         return [*self.readonly_fields, "slug", "is_active"] if obj else self.readonly_fields
 
+    # --- console pages --------------------------------------------------------------------------------------
+
+    def get_urls(self):
+        views = ConsoleViews(self)
+        wrap = self.admin_site.admin_view
+        console = [
+            path("problems/", wrap(views.problems), name="tenants_tenant_console_problems"),
+            path("<uuid:tenant_id>/sources/", wrap(views.sources), name="tenants_tenant_console_sources"),
+            path("<uuid:tenant_id>/chats/", wrap(views.chats), name="tenants_tenant_console_chats"),
+            path(
+                "<uuid:tenant_id>/chats/<uuid:chat_id>/",
+                wrap(views.chat_detail),
+                name="tenants_tenant_console_chat",
+            ),
+            path("<uuid:tenant_id>/usage/", wrap(views.usage), name="tenants_tenant_console_usage"),
+            path("<uuid:tenant_id>/webhooks/", wrap(views.webhooks), name="tenants_tenant_console_webhooks"),
+            path("<uuid:tenant_id>/deactivate/", wrap(views.deactivate), name="tenants_tenant_console_deactivate"),
+        ]
+        return console + super().get_urls()
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        tenant = self.get_object(request, object_id)
+        extra = dict(extra_context or {})
+        if tenant is not None:
+            extra["console_links"] = console_links(tenant)
+            extra["console_stats"] = console_selectors.tenant_stats([tenant.schema_name]).get(
+                tenant.schema_name, console_selectors.TenantStats()
+            )
+        return super().change_view(request, object_id, form_url, extra_context=extra)
+
+    # --- list columns ------------------------------------------------------------------------------------------
+
     @admin.display(description="Users", ordering="user_count")
     def user_count(self, tenant):
         return tenant.user_count
@@ -36,6 +107,31 @@ class TenantAdmin(admin.ModelAdmin):
     @admin.display(description="Active tokens", ordering="active_token_count")
     def active_token_count(self, tenant):
         return tenant.active_token_count
+
+    @admin.display(description="Bots")
+    def bot_count(self, tenant):
+        return _stats(tenant).bots
+
+    @admin.display(description="Sources")
+    def sources_by_status(self, tenant):
+        stats = _stats(tenant)
+        if not stats.sources_total:
+            return "0"
+        return format_html_join(
+            " · ",
+            '<span class="console-status console-{}">{} {}</span>',
+            ((status, count, status) for status, count in stats.sources.items() if count),
+        )
+
+    @admin.display(description="Chunks")
+    def chunk_count(self, tenant):
+        return f"{_stats(tenant).chunks:,}"
+
+    @admin.display(description="Tokens (30 d)")
+    def tokens_30d(self, tenant):
+        return f"{_stats(tenant).tokens_30d:,}"
+
+    # --- actions -----------------------------------------------------------------------------------------------
 
     @admin.action(description="Deactivate selected tenants (their tokens stop working at once)")
     def deactivate_tenants(self, request, queryset):
@@ -48,6 +144,10 @@ class TenantAdmin(admin.ModelAdmin):
         for tenant in queryset:
             services.tenant_set_active(tenant=tenant, is_active=True)
         self.message_user(request, f"Activated {queryset.count()} tenant(s).", messages.SUCCESS)
+
+
+def _stats(tenant) -> console_selectors.TenantStats:
+    return getattr(tenant, "console_stats", None) or console_selectors.TenantStats()
 
 
 @admin.register(User)
@@ -114,3 +214,4 @@ class ApiTokenAdmin(admin.ModelAdmin):
 admin.site.register(Domain)
 admin.site.site_header = "MiniRAG operator console"
 admin.site.site_title = "MiniRAG"
+admin.site.index_title = "Operations"

@@ -1,0 +1,252 @@
+"""The operator console: tenants list with per-tenant stats, tenant pages in the tenant's schema, the
+cross-tenant failed/stuck view with retry, deactivation, and refusal of non-staff users."""
+
+from datetime import timedelta
+
+import pytest
+from django.db import connection
+from django.test import Client
+from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
+
+from bots.models import BotProfile
+from chat.models import Chat, Message
+from minirag.tenancy import tenant_context
+from minirag.webhooks.models import WebhookDelivery
+from minirag.webhooks.services import webhook_create
+from sources.models import Source
+from tenants.models import User
+from tenants.services import tenant_bootstrap
+from usage.models import UsageEvent
+
+pytestmark = pytest.mark.django_db
+
+BACKEND = "tenants.backends.OperatorBackend"
+
+
+@pytest.fixture
+def operator() -> Client:
+    user = User.objects.create_superuser(email="ops@minirag.example", password="correct-horse-battery-staple")
+    client = Client()
+    client.force_login(user, backend=BACKEND)
+    return client
+
+
+@pytest.fixture
+def seeded(tenant_a, tenant_b, settings):
+    """Tenant A: a bot, sources in every state, a chat, usage and a webhook. Tenant B: one stuck source."""
+    settings.DEFAULT_EMBEDDING_MODEL = ""
+    long_ago = timezone.now() - timedelta(seconds=settings.INGEST_STUCK_AFTER_SECONDS + 600)
+    with tenant_context(tenant_a.tenant):
+        bot = BotProfile.objects.create(name="Support bot")
+        ready = Source.objects.create(
+            bot_profile=bot, name="Handbook", source_type="text", content="x", status="ready", chunk_count=12
+        )
+        failed = Source.objects.create(
+            bot_profile=bot,
+            name="Broken page",
+            source_type="text",
+            content="Blipton is the capital.",
+            status="error",
+            error_message="Fetching failed: HTTP 500",
+        )
+        chat = Chat.objects.create(bot_profile_id=bot.id, title="Where is Blipton?", message_count=2)
+        Message.objects.create(chat=chat, role="user", content="Where is Blipton?")
+        Message.objects.create(chat=chat, role="assistant", content="Blipton is in Quaxland.", completion_tokens=5)
+        UsageEvent.objects.create(model="gpt-4o-mini", prompt_tokens=300, completion_tokens=40, total_tokens=340)
+        UsageEvent.objects.create(
+            model="gpt-4o-mini", prompt_tokens=999, total_tokens=999, created_at=timezone.now() - timedelta(days=45)
+        )
+        hook = webhook_create(url="https://93.184.215.14/hook", events=["source.failed"], secret="s" * 24).webhook
+        WebhookDelivery.objects.create(
+            webhook=hook,
+            delivery_id="00000000-0000-4000-8000-00000000000a",
+            event="source.failed",
+            attempt=1,
+            status_code=503,
+            error="HTTP 503",
+        )
+    with tenant_context(tenant_b.tenant):
+        bot_b = BotProfile.objects.create(name="B bot")
+        stuck = Source.objects.create(
+            bot_profile=bot_b,
+            name="Stuck crawl",
+            source_type="text",
+            content="y",
+            status="processing",
+            stage="embedding",
+            processing_started_at=long_ago,
+        )
+    return {"bot": bot, "ready": ready, "failed": failed, "chat": chat, "stuck": stuck, "secret": "s" * 24}
+
+
+def test_tenants_list_shows_stats_with_a_query_count_independent_of_tenants(operator, seeded, tenant_a):
+    with CaptureQueriesContext(connection) as two_tenants:
+        response = operator.get("/admin/tenants/tenant/")
+    assert response.status_code == 200
+    page = response.content.decode()
+    assert "Tokens (30 d)" in page and "340" in page  # the 45-day-old event is outside the window
+    assert "1 ready" in page and "1 error" in page and "1 processing" in page
+
+    for index in range(3):
+        tenant_bootstrap(
+            name=f"Extra {index}",
+            slug=f"extra-{index}",
+            owner_email=f"o{index}@x.example",
+            owner_password="correct-horse-battery-staple",
+        )
+    with CaptureQueriesContext(connection) as five_tenants:
+        assert operator.get("/admin/tenants/tenant/").status_code == 200
+
+    assert len(five_tenants) == len(two_tenants) <= 12
+
+
+def test_tenant_page_links_to_its_data_and_shows_its_numbers(operator, seeded, tenant_a, django_assert_max_num_queries):
+    with django_assert_max_num_queries(15):
+        response = operator.get(f"/admin/tenants/tenant/{tenant_a.tenant.pk}/change/")
+
+    page = response.content.decode()
+    assert response.status_code == 200
+    for part in ("sources", "chats", "usage", "webhooks"):
+        assert f"/admin/tenants/tenant/{tenant_a.tenant.pk}/{part}/" in page
+    assert "Retry failed sources (1)" in page and "Deactivate tenant" in page
+
+
+@pytest.mark.parametrize("part", ["sources", "chats", "usage", "webhooks"])
+def test_tenant_pages_show_that_tenants_data_only(
+    operator, seeded, tenant_a, tenant_b, part, django_assert_max_num_queries
+):
+    with django_assert_max_num_queries(15):
+        response_a = operator.get(f"/admin/tenants/tenant/{tenant_a.tenant.pk}/{part}/")
+    response_b = operator.get(f"/admin/tenants/tenant/{tenant_b.tenant.pk}/{part}/")
+
+    assert response_a.status_code == response_b.status_code == 200
+    a, b = response_a.content.decode(), response_b.content.decode()
+    expected_in_a = {
+        "sources": "Broken page",
+        "chats": "Where is Blipton?",
+        "usage": "gpt-4o-mini",
+        "webhooks": "https://93.184.215.14/hook",
+    }[part]
+    assert expected_in_a in a and expected_in_a not in b
+    if part == "sources":
+        assert "Stuck crawl" in b and "Stuck crawl" not in a
+    if part == "webhooks":
+        assert seeded["secret"] not in a and "HTTP 503" in a
+
+
+def test_chat_page_is_read_only_with_its_messages(operator, seeded, tenant_a):
+    response = operator.get(f"/admin/tenants/tenant/{tenant_a.tenant.pk}/chats/{seeded['chat'].pk}/")
+
+    page = response.content.decode()
+    assert response.status_code == 200
+    assert page.index("Where is Blipton?") < page.index("Blipton is in Quaxland.")
+    assert "<textarea" not in page and 'type="submit"' not in page.split('id="content-main"')[1]
+
+
+def test_retry_failed_from_the_tenant_page_reingests_through_the_service(
+    operator, seeded, tenant_a, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks(execute=True):
+        response = operator.post(f"/admin/tenants/tenant/{tenant_a.tenant.pk}/sources/", {"action": "retry_failed"})
+
+    assert response.status_code == 302
+    with tenant_context(tenant_a.tenant):
+        failed = Source.objects.get(pk=seeded["failed"].pk)
+        ready = Source.objects.get(pk=seeded["ready"].pk)
+    assert failed.status == "ready" and failed.chunk_count >= 1 and failed.error_message is None
+    assert ready.status == "ready" and ready.chunk_count == 12  # not selected, not touched
+
+
+def test_reingest_selected_sources(operator, seeded, tenant_a, django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks(execute=True):
+        operator.post(
+            f"/admin/tenants/tenant/{tenant_a.tenant.pk}/sources/",
+            {"action": "reingest", "selected": [str(seeded["failed"].pk)]},
+        )
+
+    with tenant_context(tenant_a.tenant):
+        assert Source.objects.get(pk=seeded["failed"].pk).status == "ready"
+
+
+def test_failed_and_stuck_view_lists_every_tenant_and_retries(
+    operator, seeded, tenant_a, tenant_b, django_assert_max_num_queries, django_capture_on_commit_callbacks
+):
+    with django_assert_max_num_queries(10):
+        response = operator.get("/admin/tenants/tenant/problems/")
+
+    page = response.content.decode()
+    assert response.status_code == 200
+    assert "Broken page" in page and "Fetching failed: HTTP 500" in page and "failed" in page
+    assert "Stuck crawl" in page and "stuck processing" in page and "embedding" in page
+    assert "Handbook" not in page
+
+    with django_capture_on_commit_callbacks(execute=True):
+        retry = operator.post(
+            "/admin/tenants/tenant/problems/", {"selected": [f"{tenant_b.tenant.pk}:{seeded['stuck'].pk}"]}
+        )
+
+    assert retry.status_code == 302
+    with tenant_context(tenant_b.tenant):
+        assert Source.objects.get(pk=seeded["stuck"].pk).status == "ready"
+    with tenant_context(tenant_a.tenant):
+        assert Source.objects.get(pk=seeded["failed"].pk).status == "error"  # not selected
+
+
+def test_deactivate_tenant_stops_its_tokens_at_once(operator, tenant_a):
+    assert tenant_a.client().get("/v1/auth/me").status_code == 200
+
+    response = operator.post(f"/admin/tenants/tenant/{tenant_a.tenant.pk}/deactivate/")
+
+    assert response.status_code == 302
+    assert tenant_a.client().get("/v1/auth/me").status_code == 401
+    tenant_a.tenant.refresh_from_db()
+    assert tenant_a.tenant.is_active is False
+    tenant_a.tenant.is_active = True  # the session-scoped tenant is shared with other tests
+    tenant_a.tenant.save()
+
+
+CONSOLE_URLS = [
+    "/admin/",
+    "/admin/tenants/tenant/",
+    "/admin/tenants/tenant/problems/",
+    "/admin/tenants/tenant/{a}/change/",
+    "/admin/tenants/tenant/{a}/sources/",
+    "/admin/tenants/tenant/{a}/chats/",
+    "/admin/tenants/tenant/{a}/usage/",
+    "/admin/tenants/tenant/{a}/webhooks/",
+]
+
+
+@pytest.mark.parametrize("url", CONSOLE_URLS)
+def test_console_refuses_anonymous_and_non_staff_users(tenant_a, url):
+    url = url.format(a=tenant_a.tenant.pk)
+    anonymous = Client().get(url)
+    member = Client()
+    member.force_login(tenant_a.owner, backend=BACKEND)  # a tenant owner, not platform staff
+
+    refused = member.get(url)
+
+    for response in (anonymous, refused):
+        assert response.status_code == 302 and "/admin/login/" in response["Location"]
+
+
+def test_non_staff_cannot_post_console_actions(tenant_a):
+    member = Client()
+    member.force_login(tenant_a.owner, backend=BACKEND)
+
+    response = member.post(f"/admin/tenants/tenant/{tenant_a.tenant.pk}/deactivate/")
+
+    assert response.status_code == 302 and "/admin/login/" in response["Location"]
+    tenant_a.tenant.refresh_from_db()
+    assert tenant_a.tenant.is_active is True
+
+
+def test_admin_index_and_model_pages_render_for_an_operator(operator, seeded):
+    index = operator.get("/admin/")
+    users = operator.get("/admin/tenants/user/")
+
+    assert index.status_code == 200 and users.status_code == 200
+    page = index.content.decode()
+    assert "Operator console" in page and "Failed &amp; stuck ingestions" in page
+    assert 'id="site-name"' in page and "/admin/tenants/apitoken/" in page  # full admin layout and app list
