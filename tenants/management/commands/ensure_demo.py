@@ -1,4 +1,4 @@
-"""Create the demo tenant once (idempotent). Used by `make run`."""
+"""Create the demo tenant once (idempotent), with a demo bot and an ingested demo source. Used by `make run`."""
 
 import secrets
 from pathlib import Path
@@ -13,17 +13,22 @@ DEMO_EMAIL = "demo@example.com"
 
 
 class Command(BaseCommand):
-    help = "Create the demo tenant, owner and API token if missing; print the token once."
+    help = "Create the demo tenant, owner, API token, demo bot and demo source if missing; print the token once."
 
     def add_arguments(self, parser):
         parser.add_argument("--token-file", help="Also save the raw token (and password) here, mode 600")
 
     def handle(self, *args, **options):
         token_file = Path(options["token_file"]) if options.get("token_file") else None
-        if Tenant.objects.filter(slug=DEMO_SLUG).exists():
+        tenant = Tenant.objects.filter(slug=DEMO_SLUG).first()
+        if tenant is not None:
             where = f" and saved in {token_file}" if token_file and token_file.exists() else ""
             self.stdout.write(f"Demo tenant '{DEMO_SLUG}' exists; its API token was printed on first run{where}.")
-            return
+        else:
+            tenant = self._create_tenant(token_file)
+        self._ensure_bot(tenant)
+
+    def _create_tenant(self, token_file: Path | None) -> Tenant:
         password = secrets.token_urlsafe(12)
         result = tenant_bootstrap(
             name="Demo",
@@ -44,3 +49,22 @@ class Command(BaseCommand):
             token_file.chmod(0o600)
             lines.append(f"  (saved in {token_file})")
         self.stdout.write(self.style.SUCCESS("\n".join(lines)))
+        return result.tenant
+
+    def _ensure_bot(self, tenant: Tenant) -> None:
+        from chat.demo import demo_bot_ensure
+
+        demo = demo_bot_ensure(tenant=tenant)
+        state = "created" if demo.created else "exists"
+        self.stdout.write(
+            f"Demo bot '{demo.bot.name}' {state}: id {demo.bot.id}, model {demo.bot.model}; "
+            f"source '{demo.source.name}' is {demo.source.status} ({demo.source.chunk_count} chunks)."
+        )
+        if demo.hint:
+            self.stdout.write(self.style.WARNING(demo.hint))
+        self.stdout.write(
+            '  Try it:  curl -s http://127.0.0.1:8000/v1/chat -H "Authorization: Bearer $MINIRAG_TOKEN" '
+            "-H 'Content-Type: application/json' "
+            f'-d \'{{"bot_profile_id": "{demo.bot.id}", "message": "How do I stream answers?"}}\'\n'
+            f"  or:      python manage.py chat --tenant {tenant.slug} --bot '{demo.bot.name}'"
+        )
