@@ -55,6 +55,10 @@ def _litellm():
     import litellm
 
     litellm.suppress_debug_info = True
+    # LiteLLM's OpenAI embedding path turns `max_retries=0` into its default (`0 or DEFAULT_MAX_RETRIES`), so
+    # the OpenAI SDK would retry on its own, ignoring our per-batch backoff. Every MiniRAG caller passes its
+    # own retry count (and does its own retries), so a zero default changes nothing else.
+    litellm.DEFAULT_MAX_RETRIES = 0
     return litellm
 
 
