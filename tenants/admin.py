@@ -20,9 +20,9 @@ from tenants.models import ApiToken, Domain, Tenant, User
 class TenantChangeList(ChangeList):
     def get_results(self, request):
         super().get_results(request)
-        # One query for the whole page, whatever the number of tenants and columns.
+        # At most one query for the whole page, whatever the number of tenants and columns (cached briefly).
         self.result_list = list(self.result_list)
-        stats = console_selectors.tenant_stats([tenant.schema_name for tenant in self.result_list])
+        stats = console_selectors.tenant_stats_cached([tenant.schema_name for tenant in self.result_list])
         for tenant in self.result_list:
             tenant.console_stats = stats.get(tenant.schema_name, console_selectors.TenantStats())
 
@@ -40,7 +40,7 @@ class TenantAdmin(admin.ModelAdmin):
         "sources_by_status",
         "chunk_count",
         "tokens_30d",
-        "created_at",
+        "created",
     ]
     list_filter = ["plan", "is_active"]
     search_fields = ["name", "slug"]
@@ -118,7 +118,7 @@ class TenantAdmin(admin.ModelAdmin):
         if not stats.sources_total:
             return "0"
         return format_html_join(
-            " · ",
+            " ",
             '<span class="console-status console-{}">{} {}</span>',
             ((status, count, status) for status, count in stats.sources.items() if count),
         )
@@ -127,7 +127,11 @@ class TenantAdmin(admin.ModelAdmin):
     def chunk_count(self, tenant):
         return f"{_stats(tenant).chunks:,}"
 
-    @admin.display(description="Tokens (30 d)")
+    @admin.display(description="Created", ordering="created_at")
+    def created(self, tenant):
+        return tenant.created_at.date().isoformat()
+
+    @admin.display(description="Tokens 30 d")
     def tokens_30d(self, tenant):
         return f"{_stats(tenant).tokens_30d:,}"
 
