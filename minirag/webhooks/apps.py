@@ -12,8 +12,10 @@ class WebhooksConfig(AppConfig):
     def ready(self) -> None:
         from minirag import events
         from minirag.webhooks.dispatch import on_event
+        from minirag.webhooks.tasks import register_beat
         from sources import refresh
 
         events.subscribe(on_event)
+        register_beat()  # daily pruning of the delivery log
         # Imported here so web, worker and beat processes all know the refresh tasks and the beat entry.
         refresh.register()

@@ -215,3 +215,14 @@ def webhook_test(*, webhook: Webhook) -> TestResult:
     )
     reached = None if result.status_code is None else result.success
     return TestResult(success=result.success, status_code=result.status_code, message=_TEST_MESSAGES[reached])
+
+
+DELIVERY_RETENTION = timedelta(days=30)
+
+
+def webhook_prune_deliveries(*, now=None) -> int:
+    """Delete delivery attempts older than DELIVERY_RETENTION in the current tenant schema (the log is for
+    debugging integrations, not an archive). Returns how many rows went."""
+    cutoff = (now or timezone.now()) - DELIVERY_RETENTION
+    deleted, _ = WebhookDelivery.objects.filter(created_at__lt=cutoff).delete()
+    return deleted

@@ -26,3 +26,35 @@ def deliver_webhook(*, webhook_id: str, delivery_id: str, event: str, payload: d
             },
             countdown=outcome.retry_in,
         )
+
+
+@shared_task(name="minirag.webhooks.tasks.prune_tenant_deliveries", ignore_result=True)
+def prune_tenant_deliveries() -> int:
+    """Runs in one tenant's schema (tenant-schemas-celery header)."""
+    return services.webhook_prune_deliveries()
+
+
+@shared_task(name="minirag.webhooks.tasks.prune_deliveries", ignore_result=True)
+def prune_deliveries() -> int:
+    """Beat entry point (public schema): one `prune_tenant_deliveries` per tenant."""
+    from minirag.tenancy import tenant_context
+    from tenants.models import Tenant
+
+    count = 0
+    for tenant in Tenant.objects.exclude(schema_name="public").iterator():
+        with tenant_context(tenant):
+            prune_tenant_deliveries.apply_async()
+        count += 1
+    return count
+
+
+PRUNE_BEAT_ENTRY = "webhooks-prune-deliveries"
+
+
+def register_beat() -> None:
+    from minirag.celery import app
+
+    app.conf.beat_schedule[PRUNE_BEAT_ENTRY] = {
+        "task": "minirag.webhooks.tasks.prune_deliveries",
+        "schedule": 24 * 3600.0,
+    }

@@ -225,3 +225,25 @@ def test_dispatch_queues_tasks_and_never_delivers_inline(in_tenant, monkeypatch)
     assert {q["kwargs"]["attempt"] for q in queued} == {1}
     route = deliver_webhook.app.amqp.router.route({}, deliver_webhook.name)
     assert route["queue"].name == "webhooks"
+
+
+def test_old_delivery_attempts_are_pruned(in_tenant):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from minirag.celery import app
+    from minirag.webhooks.tasks import PRUNE_BEAT_ENTRY
+
+    webhook = _webhook("http://127.0.0.1:9/hook")
+    old = WebhookDelivery.objects.create(
+        webhook=webhook, delivery_id="00000000-0000-4000-8000-000000000003", event="chat.message"
+    )
+    WebhookDelivery.objects.filter(pk=old.pk).update(created_at=timezone.now() - timedelta(days=31))
+    recent = WebhookDelivery.objects.create(
+        webhook=webhook, delivery_id="00000000-0000-4000-8000-000000000004", event="chat.message"
+    )
+
+    assert services.webhook_prune_deliveries() == 1
+    assert list(WebhookDelivery.objects.values_list("pk", flat=True)) == [recent.pk]
+    assert app.conf.beat_schedule[PRUNE_BEAT_ENTRY]["task"] == "minirag.webhooks.tasks.prune_deliveries"
