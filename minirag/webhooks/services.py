@@ -132,13 +132,14 @@ class AttemptOutcome:
 
 
 def webhook_deliver_attempt(
-    *, webhook_id: str, delivery_id: str, event: str, payload: dict, attempt: int
+    *, webhook_id: str, delivery_id: str, event: str, payload: dict, attempt: int, retries_available: bool = True
 ) -> AttemptOutcome:
     """Send attempt number `attempt` of one delivery and log it as a WebhookDelivery.
 
     Retries (the caller schedules them) happen on network errors, 5xx and 429, with exponential backoff,
     up to WEBHOOK_MAX_ATTEMPTS attempts in all; other 4xx, redirects and refused URLs are final. The URL
     is checked by the SSRF guard again here, because DNS may have changed since it was stored.
+    `retries_available=False` (no broker to schedule them on) makes every attempt final.
     """
     webhook = Webhook.objects.filter(pk=webhook_id).first()
     if webhook is None or not webhook.is_active:
@@ -154,10 +155,12 @@ def webhook_deliver_attempt(
     )
     result = delivery.post(url=webhook.url, body=body, headers=headers)
     retry_in = None
-    if result.retryable and attempt < settings.WEBHOOK_MAX_ATTEMPTS:
-        retry_in = delivery.backoff_seconds(attempt, retry_after=result.retry_after)
     error = result.error
-    if not result.success and result.retryable and retry_in is None:
+    if result.retryable and not retries_available:
+        error = f"{error}; not retried (no task broker: tasks run in-process)"
+    elif result.retryable and attempt < settings.WEBHOOK_MAX_ATTEMPTS:
+        retry_in = delivery.backoff_seconds(attempt, retry_after=result.retry_after)
+    elif result.retryable:
         error = f"{error}; giving up after {attempt} attempts"
     record = WebhookDelivery.objects.create(
         webhook=webhook,

@@ -4,6 +4,11 @@ from celery import shared_task
 
 from minirag.webhooks import services
 
+# Without a broker (CELERY_TASK_ALWAYS_EAGER, the single-process dev mode) a countdown cannot be honoured:
+# the retries would run back to back inside the request that emitted the event. There, a failed attempt is
+# logged and not retried. Tests switch this on to run the whole retry chain.
+RETRY_WHEN_EAGER = False
+
 
 @shared_task(name="minirag.webhooks.tasks.deliver_webhook", ignore_result=True, acks_late=True)
 def deliver_webhook(*, webhook_id: str, delivery_id: str, event: str, payload: dict, attempt: int = 1) -> None:
@@ -12,8 +17,14 @@ def deliver_webhook(*, webhook_id: str, delivery_id: str, event: str, payload: d
     Runs in the tenant schema that queued it (tenant-schemas-celery). The next attempt is queued as a new
     message with a countdown, so a waiting retry never holds a worker slot.
     """
+    eager_without_retries = bool(deliver_webhook.request.is_eager) and not RETRY_WHEN_EAGER
     outcome = services.webhook_deliver_attempt(
-        webhook_id=webhook_id, delivery_id=delivery_id, event=event, payload=payload, attempt=attempt
+        webhook_id=webhook_id,
+        delivery_id=delivery_id,
+        event=event,
+        payload=payload,
+        attempt=attempt,
+        retries_available=not eager_without_retries,
     )
     if outcome.retry_in is not None:
         deliver_webhook.apply_async(

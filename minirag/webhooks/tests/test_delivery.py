@@ -5,7 +5,7 @@ import time
 import pytest
 
 from minirag import events
-from minirag.webhooks import delivery, services
+from minirag.webhooks import delivery, services, tasks
 from minirag.webhooks.models import WebhookDelivery
 from minirag.webhooks.tasks import deliver_webhook
 from minirag.webhooks.tests.receiver import Receiver
@@ -33,6 +33,7 @@ def countdowns(monkeypatch):
 
     monkeypatch.setattr(deliver_webhook, "apply_async", recording_apply_async)
     monkeypatch.setattr(delivery.random, "random", lambda: 0.0)  # no jitter: exact schedule
+    monkeypatch.setattr(tasks, "RETRY_WHEN_EAGER", True)  # run the chain eagerly, as a worker would
     return recorded
 
 
@@ -247,3 +248,16 @@ def test_old_delivery_attempts_are_pruned(in_tenant):
     assert services.webhook_prune_deliveries() == 1
     assert list(WebhookDelivery.objects.values_list("pk", flat=True)) == [recent.pk]
     assert app.conf.beat_schedule[PRUNE_BEAT_ENTRY]["task"] == "minirag.webhooks.tasks.prune_deliveries"
+
+
+def test_without_a_broker_a_failed_attempt_is_final_instead_of_retrying_in_the_request(in_tenant):
+    # Eager mode (no broker) cannot wait for a countdown: retrying would hammer the receiver inside the request.
+    with Receiver(secret=SECRET, statuses=[503]) as receiver:
+        webhook = _webhook(receiver.url)
+        services.webhook_dispatch_event(
+            schema_name=in_tenant.tenant.schema_name, event="source.ingested", payload={"source_id": "s"}
+        )
+
+    assert len(receiver.received) == 1
+    only = WebhookDelivery.objects.get(webhook=webhook)
+    assert only.next_attempt_at is None and "not retried (no task broker" in only.error
