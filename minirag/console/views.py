@@ -6,6 +6,8 @@ wrapper (applied in get_urls) refuses anonymous and non-staff users; each view a
 admin's view/change permission.
 """
 
+import uuid
+
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
@@ -77,7 +79,8 @@ class ConsoleViews:
             if request.POST.get("action") == "retry_failed":
                 result = services.console_reingest_sources(tenant=tenant, failed_only=True)
             else:
-                result = services.console_reingest_sources(tenant=tenant, source_ids=request.POST.getlist("selected"))
+                selected = [value for value in request.POST.getlist("selected") if _is_uuid(value)]
+                result = services.console_reingest_sources(tenant=tenant, source_ids=selected)
             _report(request, result)
             return HttpResponseRedirect(request.get_full_path())
         self._check(request)
@@ -206,7 +209,8 @@ class ConsoleViews:
             by_tenant: dict[str, list[str]] = {}
             for value in request.POST.getlist("selected"):
                 tenant_id, _, source_id = value.partition(":")
-                by_tenant.setdefault(tenant_id, []).append(source_id)
+                if _is_uuid(tenant_id) and _is_uuid(source_id):
+                    by_tenant.setdefault(str(uuid.UUID(tenant_id)), []).append(source_id)
             total = services.RetryResult()
             for tenant in Tenant.objects.filter(pk__in=list(by_tenant)):
                 result = services.console_reingest_sources(tenant=tenant, source_ids=by_tenant[str(tenant.pk)])
@@ -225,6 +229,14 @@ class ConsoleViews:
             now=timezone.now(),
         )
         return self._render(request, None, "admin/console/problems.html", context)
+
+
+def _is_uuid(value: str) -> bool:
+    try:
+        uuid.UUID(value)
+    except (TypeError, ValueError):
+        return False
+    return True
 
 
 def _stuck_seconds() -> int:

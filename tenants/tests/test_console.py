@@ -263,3 +263,12 @@ def test_admin_index_and_model_pages_render_for_an_operator(operator, seeded):
     page = index.content.decode()
     assert "Operator console" in page and "Failed &amp; stuck ingestions" in page
     assert 'id="site-name"' in page and "/admin/tenants/apitoken/" in page  # full admin layout and app list
+
+
+def test_malformed_selections_are_ignored(operator, seeded, tenant_a):
+    sources = operator.post(
+        f"/admin/tenants/tenant/{tenant_a.tenant.pk}/sources/", {"action": "reingest", "selected": ["nope"]}
+    )
+    problems = operator.post("/admin/tenants/tenant/problems/", {"selected": ["x:y", "no-colon"]})
+
+    assert sources.status_code == problems.status_code == 302
