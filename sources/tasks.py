@@ -18,7 +18,9 @@ logger = logging.getLogger("minirag.sources.tasks")
 @app.task(
     name="sources.tasks.ingest_source",
     acks_late=True,
-    reject_on_worker_lost=True,
+    # A worker killed mid-task (OOM, hard limit) must not re-queue the message: a file that kills workers
+    # would loop forever. The source stays "processing" and the sweeper fails it with a clear message.
+    reject_on_worker_lost=False,
     soft_time_limit=settings.INGEST_SOFT_TIME_LIMIT_SECONDS,
     time_limit=settings.INGEST_HARD_TIME_LIMIT_SECONDS,
     ignore_result=True,

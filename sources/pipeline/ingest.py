@@ -13,6 +13,7 @@ Guarantees:
 import hashlib
 import logging
 import math
+import time
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -88,12 +89,23 @@ def _tenant_id() -> str:
     return str(connection.tenant.id)
 
 
+PROGRESS_WRITE_INTERVAL_SECONDS = 0.5
+_last_progress_write: dict[str, float] = {}
+
+
 def _set_progress(source: Source, token: str, stage: str, progress: int) -> None:
-    Source.objects.filter(pk=source.pk, ingest_token=token).update(
-        stage=stage, progress=progress, updated_at=timezone.now()
-    )
+    """Report progress to listeners at once, and to the database at most every PROGRESS_WRITE_INTERVAL_SECONDS
+    per source (each write is a commit; small sources finish before the first one is due)."""
+    now = time.monotonic()
+    key = str(source.pk)
+    started = _last_progress_write.setdefault(key, now)
+    if now - started >= PROGRESS_WRITE_INTERVAL_SECONDS:
+        _last_progress_write[key] = now
+        Source.objects.filter(pk=source.pk, ingest_token=token).update(
+            stage=stage, progress=progress, updated_at=timezone.now()
+        )
     for listener in list(progress_listeners):
-        listener(str(source.pk), stage, progress)
+        listener(key, stage, progress)
 
 
 # --- extraction -----------------------------------------------------------------------------------------
@@ -184,6 +196,7 @@ def run_ingestion(*, source_id: str, token: str | None = None, trigger: str = "m
         return early
     token = str(source.ingest_token)
     logger.info("ingest %s started (trigger=%s)", source_id, trigger)
+    _last_progress_write[str(source.pk)] = time.monotonic()
     try:
         outcome = _ingest(source, token, previous_status)
     except SoftTimeLimitExceeded:
@@ -204,6 +217,8 @@ def run_ingestion(*, source_id: str, token: str | None = None, trigger: str = "m
         message = "Ingestion failed because of an internal error; try again later"
         fail_source(source, token, message)
         return Outcome("error", message=message)
+    finally:
+        _last_progress_write.pop(str(source.pk), None)
     logger.info("ingest %s finished: %s (%d chunks)", source_id, outcome.status, outcome.chunk_count)
     return outcome
 
@@ -241,13 +256,16 @@ def _ingest(source: Source, token: str, previous_status: str) -> Outcome:
     version = hashlib.sha256(f"{content_hash}|{signature}".encode()).hexdigest()[:32]
     config = embedding_config(bot)
     _set_progress(source, token, IngestStage.CHUNKING, 20)
-    current_version = (
-        Document.objects.filter(pk=source.current_document_id).values_list("version", flat=True).first()
-        if source.current_document_id
-        else None
-    )
+    existing = list(Document.objects.filter(source=source).values_list("pk", "version"))
+    current_version = next((v for pk, v in existing if pk == source.current_document_id), None)
     # Leftovers of an interrupted run of the same version are replaced (their point ids are reused).
-    Document.objects.filter(source=source, version=version).exclude(pk=source.current_document_id).delete()
+    leftovers = [
+        pk for pk, existing_version in existing if existing_version == version and pk != source.current_document_id
+    ]
+    if leftovers:
+        Document.objects.filter(pk__in=leftovers).delete()
+    # Nothing indexed before → no old points to remove afterwards (a delete-by-filter scans the collection).
+    had_previous_version = bool(existing)
     document = Document.objects.create(
         source=source,
         title=source.name[:500],
@@ -341,6 +359,8 @@ def _ingest(source: Source, token: str, previous_status: str) -> Outcome:
     if not finished:
         _discard_version(source, document, version, current_version, tenant_id)
         return Outcome("superseded")
+    if not had_previous_version:
+        return Outcome("ready", chunk_count=chunk_count)
     try:  # the old version's points; retrieval already ignores them, this frees the space
         vectorstore.delete_points(tenant_id=tenant_id, source_ids=[str(source.pk)], exclude_version=version)
     except vectorstore.VectorStoreError:
@@ -370,7 +390,9 @@ def _switch_version(source, token, document, chunk_count, content_hash, signatur
         locked.processing_started_at = None
         locked.last_refreshed_at = timezone.now()
         locked.save()
-        Document.objects.filter(source=locked).exclude(pk=document.pk).delete()
+        old_versions = Document.objects.filter(source=locked).exclude(pk=document.pk)
+        if old_versions.exists():
+            old_versions.delete()
         events.emit(
             events.SOURCE_INGESTED,
             {"source_id": str(locked.pk), "source_name": locked.name, "document_count": 1, "chunk_count": chunk_count},

@@ -270,3 +270,26 @@ def test_superseded_task_does_nothing(in_tenant, run_on_commit):
         run_on_commit(services.source_ingest, source=source)
     assert pipeline.run_ingestion(source_id=str(source.pk), token=str(first_token)).status == "superseded"
     assert Source.objects.get(pk=source.pk).stage == IngestStage.QUEUED
+
+
+def test_top_k_and_score_threshold(in_tenant, run_on_commit):
+    bot = BotProfileFactory(retrieval_top_k=2)
+    for paragraph in PARAGRAPHS:
+        _ingest(run_on_commit, SourceFactory(bot_profile=bot, content=paragraph + " Energy matters."))
+    assert len(retrieve(bot=bot, query="energy")) == 2  # the bot's retrieval_top_k
+    assert len(retrieve(bot=bot, query="energy", top_k=3)) == 3
+    ranked = retrieve(bot=bot, query="chemical energy chloroplasts", top_k=3)
+    assert "chloroplasts" in ranked[0].content
+    assert ranked[0].score >= ranked[1].score >= ranked[2].score
+    assert retrieve(bot=bot, query="energy", score_threshold=1e6) == []
+
+
+def test_ingest_task_is_late_acked_time_limited_and_routed_to_the_ingest_queue(settings):
+    from minirag.celery import app
+    from sources.tasks import ingest_source
+
+    assert ingest_source.acks_late is True
+    assert ingest_source.reject_on_worker_lost is False  # the sweeper recovers; no poison-message loop
+    assert ingest_source.soft_time_limit == settings.INGEST_SOFT_TIME_LIMIT_SECONDS
+    assert ingest_source.time_limit == settings.INGEST_HARD_TIME_LIMIT_SECONDS
+    assert app.amqp.router.route({}, ingest_source.name)["queue"].name == "ingest"

@@ -27,11 +27,15 @@ def redis_broker():
 
 
 def _reset_pools(app) -> None:
+    """Forget connections and routing built from the previous configuration (both are cached)."""
     if app._pool is not None:
         app._pool.force_close_all()
     app._pool = None
     if "amqp" in app.__dict__:
-        app.__dict__["amqp"]._producer_pool = None
+        amqp = app.__dict__["amqp"]
+        amqp._producer_pool = None
+        amqp.flush_routes()
+        amqp.__dict__.pop("router", None)
 
 
 @pytest.fixture
