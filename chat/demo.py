@@ -14,6 +14,7 @@ from django.conf import settings
 from minirag.integrations.llm import EXTRACTIVE_MODEL
 from minirag.tenancy import tenant_context
 
+BOT_DEFAULT_MODEL = "gpt-4o-mini"  # what .env.example ships; without a key it cannot answer
 DEMO_BOT_NAME = "MiniRAG guide"
 DEMO_SOURCE_NAME = "About MiniRAG"
 DEMO_SYSTEM_PROMPT = "You are the MiniRAG guide. Answer questions about MiniRAG briefly and cite your sources."
@@ -52,8 +53,9 @@ OTHER_PROVIDER_KEY_VARIABLES = (
 
 
 def demo_model() -> str:
-    """DEFAULT_LLM_MODEL when set explicitly; the default model with an OpenAI key; `extractive` otherwise."""
-    if os.environ.get("DEFAULT_LLM_MODEL"):
+    """DEFAULT_LLM_MODEL when set to a non-default model (e.g. a local `ollama/…` that needs no key); the default
+    model with an OpenAI key; `extractive` otherwise."""
+    if os.environ.get("DEFAULT_LLM_MODEL") and settings.DEFAULT_LLM_MODEL != BOT_DEFAULT_MODEL:
         return settings.DEFAULT_LLM_MODEL
     if any(os.environ.get(name) for name in PROVIDER_KEY_VARIABLES):
         return settings.DEFAULT_LLM_MODEL

@@ -25,6 +25,10 @@ def test_demo_model_is_extractive_without_keys(no_provider_keys, monkeypatch, se
     monkeypatch.setenv("DEFAULT_LLM_MODEL", "anthropic/claude-x")
     settings.DEFAULT_LLM_MODEL = "anthropic/claude-x"
     assert demo_model() == "anthropic/claude-x"
+    # The shipped default alone (as in .env.example) is no reason to leave extractive mode.
+    monkeypatch.setenv("DEFAULT_LLM_MODEL", "gpt-4o-mini")
+    settings.DEFAULT_LLM_MODEL = "gpt-4o-mini"
+    assert demo_model() == "extractive"
 
 
 def test_demo_bot_answers_a_cited_question_as_json_and_stream(tenant_a, no_provider_keys):
