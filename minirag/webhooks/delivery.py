@@ -81,14 +81,11 @@ def _pinned_target(url: str) -> tuple[str, str, str]:
     """
     addresses = resolve_and_check(url)
     parts = urlsplit(url)
-    host = parts.hostname or ""
     address = ipaddress.ip_address(addresses[0])
     ip_host = f"[{address}]" if address.version == 6 else str(address)
     netloc = f"{ip_host}:{parts.port}" if parts.port else ip_host
-    host_header = f"{host}:{parts.port}" if parts.port else host
-    if ":" in host and not host.startswith("["):
-        host_header = f"[{host}]:{parts.port}" if parts.port else f"[{host}]"
-    return urlunsplit((parts.scheme, netloc, parts.path or "/", parts.query, "")), host_header, host
+    # netloc as written (credentials are refused by the guard): host, [v6] brackets and explicit port.
+    return urlunsplit((parts.scheme, netloc, parts.path or "/", parts.query, "")), parts.netloc, parts.hostname or ""
 
 
 def _retry_after(response: httpx.Response) -> int | None:

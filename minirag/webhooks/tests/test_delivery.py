@@ -261,3 +261,12 @@ def test_without_a_broker_a_failed_attempt_is_final_instead_of_retrying_in_the_r
     assert len(receiver.received) == 1
     only = WebhookDelivery.objects.get(webhook=webhook)
     assert only.next_attempt_at is None and "not retried (no task broker" in only.error
+
+
+def test_the_connection_goes_to_the_checked_address_with_the_original_host(monkeypatch):
+    monkeypatch.setattr(delivery, "resolve_and_check", lambda url: ["203.0.113.7"])
+    target, host, sni = delivery._pinned_target("https://hooks.example.com:8443/in?x=1")
+
+    assert (target, host, sni) == ("https://203.0.113.7:8443/in?x=1", "hooks.example.com:8443", "hooks.example.com")
+    monkeypatch.setattr(delivery, "resolve_and_check", lambda url: ["2001:db8::1"])
+    assert delivery._pinned_target("http://[2001:db8::1]/h")[:2] == ("http://[2001:db8::1]/h", "[2001:db8::1]")
