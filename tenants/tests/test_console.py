@@ -272,3 +272,21 @@ def test_malformed_selections_are_ignored(operator, seeded, tenant_a):
     problems = operator.post("/admin/tenants/tenant/problems/", {"selected": ["x:y", "no-colon"]})
 
     assert sources.status_code == problems.status_code == 302
+
+
+def test_webhook_model_admin_pages_are_tenant_scoped_and_never_show_secrets(operator, seeded, tenant_a, tenant_b):
+    hooks_a = operator.get(f"/admin/webhooks/webhook/?tenant={tenant_a.tenant.slug}")
+    deliveries_a = operator.get(f"/admin/webhooks/webhookdelivery/?tenant={tenant_a.tenant.slug}")
+    hooks_b = operator.get(f"/admin/webhooks/webhook/?tenant={tenant_b.tenant.slug}")
+
+    assert hooks_a.status_code == deliveries_a.status_code == hooks_b.status_code == 200
+    assert "https://93.184.215.14/hook" in hooks_a.content.decode()
+    assert "https://93.184.215.14/hook" not in hooks_b.content.decode()
+    assert "HTTP 503" in deliveries_a.content.decode()
+    with tenant_context(tenant_a.tenant):
+        from minirag.webhooks.models import Webhook
+
+        hook = Webhook.objects.get()
+    change = operator.get(f"/admin/webhooks/webhook/{hook.pk}/change/?tenant={tenant_a.tenant.slug}")
+    assert change.status_code == 200
+    assert seeded["secret"] not in change.content.decode() and hook.encrypted_secret not in change.content.decode()
