@@ -262,6 +262,7 @@ def console_links(tenant: Tenant) -> dict[str, str]:
     for name, url_name in (
         ("source_admin", "admin:sources_source_changelist"),
         ("bot_admin", "admin:bots_botprofile_changelist"),
+        ("delivery_admin", "admin:webhooks_webhookdelivery_changelist"),
     ):
         try:
             links[name] = f"{reverse(url_name)}?tenant={tenant.slug}"
