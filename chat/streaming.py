@@ -193,7 +193,7 @@ def _llm_events(turn: Turn, chunks, sources) -> Iterator[Event]:
         yield _error(str(error.detail))
         return
     pump = LLMPump(config=config, messages=messages).start()
-    finished = False
+    finished = title_pending = False
     try:
         for kind, value in pump.events(settings.CHAT_STREAM_KEEPALIVE_SECONDS):
             if kind == "keepalive":
@@ -208,10 +208,16 @@ def _llm_events(turn: Turn, chunks, sources) -> Iterator[Event]:
                 return
             else:  # end
                 finished = True
-                yield _finish(turn, _generated(pump.stream, complete=True), chunks, sources)
+                event = _finish(turn, _generated(pump.stream, complete=True), chunks, sources)
+                title_pending = event[0] == "done"
+                yield event
+                title_pending = False
+                # After `done` went out: in eager mode (no broker) the title call must not delay it.
                 services.turn_schedule_title(turn)
                 return
     except GeneratorExit:
+        if title_pending:  # the client left right after `done`
+            services.turn_schedule_title(turn)
         if not finished:
             pump.cancel()
             generated = _generated(pump.stream, complete=False)

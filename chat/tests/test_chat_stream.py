@@ -203,3 +203,15 @@ def test_chat_message_event_is_emitted_on_the_streaming_path(
         b"".join(_stream(tenant_a.client(), llm_bot, "event please").streaming_content)
 
     assert (tenant_a.tenant.schema_name, "chat.message") in received
+
+
+def test_title_is_generated_after_a_streamed_first_exchange(
+    tenant_a, llm_bot, fake_llm, django_capture_on_commit_callbacks
+):
+    fake_llm.reply = "Streamed title"
+    with django_capture_on_commit_callbacks(execute=True):
+        stream = parse_sse(b"".join(_stream(tenant_a.client(), llm_bot, "name this chat").streaming_content))
+
+    with tenant_context(tenant_a.tenant):
+        assert Chat.objects.get(pk=stream[-1][1]["chat_id"]).title == "Streamed title"
+    assert len(fake_llm.chat_calls) == 2  # the answer, then the title
