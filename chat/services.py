@@ -31,7 +31,7 @@ from chat.models import TITLE_MAX_CHARS, Chat, Feedback, Message, MessageRole
 from chat.prompts import HistoryItem, build_messages
 from minirag import events
 from minirag.encryption import DecryptionError
-from minirag.errors import InvalidInput, NotFound, ServiceUnavailable, UpstreamError
+from minirag.errors import DomainError, InvalidInput, NotFound, ServiceUnavailable, UpstreamError
 from minirag.integrations import llm
 from usage.models import UsageKind
 from usage.services import usage_record
@@ -41,6 +41,7 @@ logger = logging.getLogger("minirag.chat")
 BOT_NOT_FOUND = "Bot profile not found or inactive"
 FEEDBACK_ASSISTANT_ONLY = "Feedback can only be set on assistant messages"
 SOURCE_PREVIEW_CHARS = 200
+RETRIEVAL_UNAVAILABLE = "Knowledge retrieval is temporarily unavailable; please retry"
 TITLE_PROMPT = (
     "Write a short title (at most 8 words) for a conversation that starts with the exchange below. "
     "Answer with the title only, without quotes or punctuation at the end."
@@ -136,7 +137,13 @@ def turn_retrieve(turn: Turn) -> list[Any]:
     """The bot's best passages for the message (hybrid or sparse; [] when nothing is ingested yet)."""
     from sources.retrieval import retrieve
 
-    return list(retrieve(bot=turn.bot, query=turn.user_message.content))
+    try:
+        return list(retrieve(bot=turn.bot, query=turn.user_message.content))
+    except DomainError:
+        raise
+    except Exception:  # Qdrant down, corrupt index…: never a raw error text, the user message stays
+        logger.exception("retrieval failed for chat %s", turn.chat.id)
+        raise ServiceUnavailable(RETRIEVAL_UNAVAILABLE) from None
 
 
 def sources_payload(chunks: Sequence[Any]) -> list[dict]:

@@ -37,7 +37,6 @@ logger = logging.getLogger("minirag.chat")
 
 KEEPALIVE = b": keep-alive\n\n"
 INTERNAL_ERROR = "Internal error while answering; please retry"
-RETRIEVAL_ERROR = "Retrieval failed; please retry"
 
 
 def sse_event(name: str, data: dict) -> bytes:
@@ -129,10 +128,6 @@ def turn_stream(turn: Turn) -> Iterator[Event]:
         chunks = services.turn_retrieve(turn)
     except DomainError as error:
         yield _error(str(error.detail))
-        return
-    except Exception:
-        logger.exception("retrieval failed for chat %s", turn.chat.id)
-        yield _error(RETRIEVAL_ERROR)
         return
     sources = services.sources_payload(chunks)
     yield ("sources", {"sources": sources})

@@ -277,3 +277,26 @@ def test_tenant_b_cannot_continue_a_chat_of_tenant_a(tenant_a, tenant_b):
     response = _chat(tenant_b.client(), bot_b, "hijack", chat_id=chat_id)
 
     assert response.status_code == 404 and response.json() == {"detail": "Chat session not found"}
+
+
+def test_retrieval_failure_is_503_without_raw_text_and_keeps_the_message(tenant_a, llm_bot, monkeypatch):
+    import sources.retrieval
+
+    def broken(**kwargs):
+        raise RuntimeError("qdrant exploded at /var/secret/path")
+
+    monkeypatch.setattr(sources.retrieval, "retrieve", broken)
+    client = tenant_a.client()
+
+    response = _chat(client, llm_bot, "retrieve please")
+    stream = client.post(
+        "/v1/chat", {"bot_profile_id": str(llm_bot.id), "message": "stream please", "stream": True}, format="json"
+    )
+
+    assert response.status_code == 503
+    assert response.json() == {"detail": "Knowledge retrieval is temporarily unavailable; please retry"}
+    assert b"".join(stream.streaming_content) == (
+        b'event: error\ndata: {"detail": "Knowledge retrieval is temporarily unavailable; please retry"}\n\n'
+    )
+    with tenant_context(tenant_a.tenant):
+        assert Message.objects.filter(content__in=["retrieve please", "stream please"]).count() == 2
