@@ -180,8 +180,20 @@ def throughput(args) -> dict:
 
 
 PROBE = r"""
-import os, resource, sys, time, json
+import os, sys, time, json
 sys.path.insert(0, sys.argv[1])
+
+
+def status_mb(field):
+    # /proc/self/status: VmHWM (peak RSS) belongs to this process image; ru_maxrss would carry the
+    # parent's peak over fork + exec.
+    with open("/proc/self/status") as handle:
+        for line in handle:
+            if line.startswith(field + ":"):
+                return int(line.split()[1]) / 1024
+    raise RuntimeError(field)
+
+
 import django
 django.setup()
 from django.core.files import File
@@ -199,7 +211,7 @@ from sources.pipeline.tokens import encoding
 encoding()
 from minirag.integrations import vectorstore
 vectorstore.get_client()
-baseline = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+baseline = status_mb("VmRSS")
 with tenant_context(tenant):
     bot = bot_create(name="memory probe")
     started = time.perf_counter()
@@ -207,9 +219,9 @@ with tenant_context(tenant):
         source = services.source_create_upload(bot_profile_id=bot.pk, file=File(handle, name=os.path.basename(path)))
     elapsed = time.perf_counter() - started
     source = Source.objects.get(pk=source.pk)
-peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+peak = status_mb("VmHWM")
 print(json.dumps({"status": source.status, "error": source.error_message, "chunks": source.chunk_count,
-                  "seconds": elapsed, "baseline_mb": baseline / 1024, "peak_mb": peak / 1024}))
+                  "seconds": elapsed, "baseline_mb": baseline, "peak_mb": peak}))
 """
 
 
@@ -256,21 +268,7 @@ def memory(args, env: dict[str, str]) -> dict:
     return results
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--docs", type=int, default=200)
-    parser.add_argument("--doc-kb", type=int, default=20)
-    parser.add_argument("--embed-delay", type=float, default=0.3, help="seconds per embedding call (fake)")
-    parser.add_argument("--skip-memory", action="store_true")
-    args = parser.parse_args()
-
-    database_url = os.environ.get("DATABASE_URL") or DEFAULT_DATABASE_URL
-    _ensure_database(database_url)
-    media_root = tempfile.mkdtemp(prefix="minirag-bench-media-")
-    env = _environment(database_url, media_root, ":memory:")
-    os.environ.update(env)
-    _setup_django()
-
+def _report_throughput(args) -> None:
     print(f"ingest bench: {args.docs} docs × {args.doc_kb} KB, embed delay {args.embed_delay}s/call", flush=True)
     result = throughput(args)
     mb = result["megabytes"]
@@ -292,6 +290,26 @@ def main() -> None:
     print(f"pipeline overhead with the embedder: {overhead * 100:.1f} % of total time (target ≤ 20 %)")
     print(f"pipeline time per chunk beyond the embedder: "
           f"{(dense['seconds'] - bare['seconds']) / dense['chunks'] * 1000:.1f} ms")  # fmt: skip
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--docs", type=int, default=200)
+    parser.add_argument("--doc-kb", type=int, default=20)
+    parser.add_argument("--embed-delay", type=float, default=0.3, help="seconds per embedding call (fake)")
+    parser.add_argument("--skip-memory", action="store_true")
+    parser.add_argument("--skip-throughput", action="store_true")
+    args = parser.parse_args()
+
+    database_url = os.environ.get("DATABASE_URL") or DEFAULT_DATABASE_URL
+    _ensure_database(database_url)
+    media_root = tempfile.mkdtemp(prefix="minirag-bench-media-")
+    env = _environment(database_url, media_root, ":memory:")
+    os.environ.update(env)
+    _setup_django()
+
+    if not args.skip_throughput:
+        _report_throughput(args)
     if not args.skip_memory:
         for label, probe in memory(args, env).items():
             print(f"peak memory {label} ({probe['file_mb']} MB file): {probe['peak_mb']:.0f} MB RSS "

@@ -45,19 +45,45 @@ _TRANSLATION.update({code: None for code in (0x200B, 0x200C, 0x200D, 0x2060, 0xF
 _TRANSLATION.update({code: None for code in range(0x00, 0x20) if code not in (0x09, 0x0A, 0x0B, 0x0C, 0x0D)})
 _TRANSLATION.update({code: None for code in range(0x7F, 0xA0) if code != 0x85})
 _TRANSLATION[0x0D] = "\n"
-_SPACES = re.compile(r"[ \t]+")
-_SPACE_AROUND_NEWLINE = re.compile(r" ?\n ?")
+# Patterns match only what must change, not every single space or newline: on a 50 MB text a pattern
+# matching each space makes `re.sub` hold millions of fragments at once (~15x the text in memory).
+_SPACES = re.compile(r"[ \t]{2,}|\t")
+_SPACE_AROUND_NEWLINE = re.compile(r" \n ?|\n ")
 _MANY_NEWLINES = re.compile(r"\n{3,}")
+_BLOCK_CHARS = 1 << 20
 
 
-def normalize_text(text: str) -> str:
-    """NFC, CRLF → LF, odd spaces → space, control characters removed, runs of blanks collapsed, ≤ 2 newlines."""
+def _normalize_block(text: str) -> str:
     text = unicodedata.normalize("NFC", text.replace("\r\n", "\n"))
     text = text.translate(_TRANSLATION)
     text = _SPACES.sub(" ", text)
     text = _SPACE_AROUND_NEWLINE.sub("\n", text)
-    text = _MANY_NEWLINES.sub("\n\n", text)
-    return text.strip()
+    return _MANY_NEWLINES.sub("\n\n", text)
+
+
+def _blocks(text: str):
+    """~1 MB pieces, each cut before a newline that follows a visible character, so no run of blanks or
+    newlines (and no CRLF, no combining sequence) straddles two pieces."""
+    start = 0
+    while len(text) - start > _BLOCK_CHARS:
+        cut = text.find("\n", start + _BLOCK_CHARS)
+        while cut != -1 and (text[cut - 1].isspace() or not text[cut - 1].isprintable()):
+            cut = text.find("\n", cut + 1)
+        if cut == -1:
+            break
+        yield text[start:cut]
+        start = cut
+    yield text[start:]
+
+
+def normalize_text(text: str) -> str:
+    """NFC, CRLF → LF, odd spaces → space, control characters removed, runs of blanks collapsed, ≤ 2 newlines.
+
+    Works in ~1 MB blocks, so memory stays a small multiple of the text however large it is.
+    """
+    if len(text) <= _BLOCK_CHARS:
+        return _normalize_block(text).strip()
+    return "".join(_normalize_block(block) for block in _blocks(text)).strip()
 
 
 def _check_size(length: int) -> None:

@@ -2,12 +2,17 @@
 
 import itertools
 import re
+import tempfile
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from hypothesis.configuration import set_hypothesis_home_dir
 
 from sources.pipeline.chunking import chunk_text
 from sources.pipeline.tokens import count_tokens
+
+# Hypothesis' caches (e.g. its Unicode tables) go to a temp dir, not a `.hypothesis/` in the repository.
+set_hypothesis_home_dir(tempfile.mkdtemp(prefix="minirag-hypothesis-"))
 
 WORDS = st.sampled_from(
     ["alpha", "beta", "gamma", "delta", "naïve", "東京", "re-entry", "e.g.", "U.S.", "x", "1234", "🙂", "don't"]
@@ -35,19 +40,19 @@ def _check(text: str, size: int, overlap: int) -> list:
     return chunks
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=100, deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow])
 @given(text=TEXTS, size=st.integers(min_value=8, max_value=120), overlap=st.integers(min_value=0, max_value=40))
 def test_chunks_respect_size_cover_everything_and_overlap_as_configured(text, size, overlap):
     _check(text, size, overlap)
 
 
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=40, deadline=None, database=None)
 @given(text=st.text(min_size=1, max_size=600), size=st.integers(min_value=4, max_value=64))
 def test_arbitrary_unicode_never_breaks_the_invariants(text, size):
     _check(text, size, size // 4)
 
 
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=40, deadline=None, database=None)
 @given(text=TEXTS, size=st.integers(min_value=16, max_value=80))
 def test_never_cuts_inside_a_word(text, size):
     chunks = _check(text, size, 0)

@@ -108,3 +108,33 @@ def test_content_type_dispatch():
     assert kind_for_content_type("text/plain", b"") == "text"
     assert kind_for_content_type("", b"%PDF-1.7") == "pdf"
     assert kind_for_content_type("image/png", b"\x89PNG") is None
+
+
+def test_large_texts_are_normalised_in_blocks_with_the_same_result(monkeypatch):
+    import random
+
+    from sources.pipeline import extract
+
+    rng = random.Random(11)
+    alphabet = [
+        "word",
+        "x.",
+        " ",
+        "  ",
+        "\t",
+        "\n",
+        "\r\n",
+        "\r",
+        "\u00a0",
+        "\u200b",
+        "e\u0301",
+        "\x00",
+        " \n ",
+        "\n\n\n",
+    ]
+    for _ in range(200):
+        text = "".join(rng.choice(alphabet) for _ in range(rng.randint(0, 400)))
+        monkeypatch.setattr(extract, "_BLOCK_CHARS", 10**9)
+        whole = extract.normalize_text(text)
+        monkeypatch.setattr(extract, "_BLOCK_CHARS", 16)
+        assert extract.normalize_text(text) == whole
