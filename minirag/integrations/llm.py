@@ -323,7 +323,9 @@ class CompletionStream:
             self.close()
             raise
         except Exception as error:  # noqa: BLE001 - sanitized: no raw provider text escapes
-            self.finished_at = time.monotonic()
+            self.finished_at = self.finished_at or time.monotonic()
+            if self._closed:
+                return  # we dropped the connection ourselves (client gone): not a provider failure
             raise sanitize(error) from None
         self.finished_at = time.monotonic()
 
