@@ -270,3 +270,13 @@ def test_tenant_b_cannot_read_change_or_ingest_tenant_a_sources(client, bot, ten
 def test_bad_query_parameters_are_422(client):
     assert client.get("/v1/sources", {"bot_profile_id": "nope"}).status_code == 422
     assert client.get("/v1/sources", {"include_children": "maybe"}).status_code == 422
+
+
+def test_batch_children_limit(client, bot, settings):
+    settings.MAX_BATCH_CHILDREN = 2
+    children = [{"name": f"C{n}", "source_type": "text", "content": "x"} for n in range(3)]
+    response = client.post(
+        "/v1/sources/batch", {"bot_profile_id": str(bot.pk), "name": "B", "children": children}, format="json"
+    )
+    assert response.status_code == 422
+    assert response.json() == {"detail": "Too many child sources: at most 2 per batch"}
