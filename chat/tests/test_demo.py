@@ -48,9 +48,10 @@ def test_demo_bot_answers_a_cited_question_as_json_and_stream(tenant_a, no_provi
     streamed = "".join(data["content"] for name, data in events if name == "delta")
 
     assert demo.created and not again.created and again.bot.id == demo.bot.id
-    assert demo.bot.model == "extractive" and demo.source.status == "ready" and demo.source.chunk_count >= 1
+    assert demo.bot.model == "extractive" and len(demo.sources) == 3
+    assert all(source.status == "ready" and source.chunk_count >= 1 for source in demo.sources)
     assert "[1]" in body["message"]["content"] and "stream" in body["message"]["content"]
-    assert body["sources"][0]["source_name"] == "About MiniRAG"
+    assert body["sources"][0]["source_name"] == "Chatting with a bot"
     assert events[0][0] == "sources" and events[-1][0] == "done" and "usage event" in streamed
 
 
@@ -70,4 +71,4 @@ def test_ensure_demo_command_adds_the_bot_to_the_demo_tenant(tenant_a, no_provid
         assert not Chat.objects.exists()
     text = out.getvalue()
     assert "Demo bot 'MiniRAG guide' created" in text and "Demo bot 'MiniRAG guide' exists" in text
-    assert "is ready" in text and "manage.py chat --tenant tenant-a" in text
+    assert "'Usage, stats and exports' ready" in text and "manage.py chat --tenant tenant-a" in text

@@ -56,9 +56,9 @@ class Command(BaseCommand):
 
         demo = demo_bot_ensure(tenant=tenant)
         state = "created" if demo.created else "exists"
+        sources = ", ".join(f"'{source.name}' {source.status}" for source in demo.sources)
         self.stdout.write(
-            f"Demo bot '{demo.bot.name}' {state}: id {demo.bot.id}, model {demo.bot.model}; "
-            f"source '{demo.source.name}' is {demo.source.status} ({demo.source.chunk_count} chunks)."
+            f"Demo bot '{demo.bot.name}' {state}: id {demo.bot.id}, model {demo.bot.model}; sources: {sources}."
         )
         if demo.hint:
             self.stdout.write(self.style.WARNING(demo.hint))
