@@ -41,7 +41,7 @@ def _excerpt(content: str, query_terms: set[str]) -> tuple[str, int]:
     if best == 0:
         chosen = list(range(min(SENTENCES_PER_PASSAGE, len(sentences))))
     else:
-        chosen = [i for i in ranked[:SENTENCES_PER_PASSAGE] if overlaps[i] * 2 >= best]
+        chosen = [i for i in ranked[:SENTENCES_PER_PASSAGE] if overlaps[i] * 2 > best]
     excerpt = " ".join(" ".join(sentences[i].split()) for i in sorted(chosen))
     if len(excerpt) > MAX_EXCERPT_CHARS:
         excerpt = excerpt[: MAX_EXCERPT_CHARS - 1].rsplit(" ", 1)[0] + "…"

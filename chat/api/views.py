@@ -121,6 +121,7 @@ class MessageFeedbackView(ContentNegotiationLenientMixin, APIView):
 
 class ChatExportView(ContentNegotiationLenientMixin, APIView):
     @extend_schema(
+        operation_id="chat_export_one",
         parameters=[OpenApiParameter("format", str, enum=["json", "csv"])],
         responses={200: s.ChatExportSerializer},
         tags=["chat"],
@@ -143,6 +144,7 @@ class ChatExportView(ContentNegotiationLenientMixin, APIView):
 
 class BulkExportView(ContentNegotiationLenientMixin, APIView):
     @extend_schema(
+        operation_id="chat_export_bulk",
         parameters=[
             OpenApiParameter("bot_profile_id", OpenApiTypes.UUID),
             OpenApiParameter("from_date", OpenApiTypes.DATE),
