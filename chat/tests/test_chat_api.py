@@ -300,3 +300,12 @@ def test_retrieval_failure_is_503_without_raw_text_and_keeps_the_message(tenant_
     )
     with tenant_context(tenant_a.tenant):
         assert Message.objects.filter(content__in=["retrieve please", "stream please"]).count() == 2
+
+
+def test_private_api_base_is_refused_before_any_request(tenant_a, llm_bot, fake_llm, settings):
+    settings.MINIRAG_ALLOW_PRIVATE_NETWORK = False
+
+    response = _chat(tenant_a.client(), llm_bot, "reach the intranet")
+
+    assert response.status_code == 502 and response.json() == {"detail": "LLM endpoint is not allowed"}
+    assert fake_llm.chat_calls == []
