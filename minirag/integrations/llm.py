@@ -14,6 +14,7 @@ only its type and status. A tenant-supplied `api_base` goes through the SSRF gua
 
 from __future__ import annotations
 
+import importlib.util
 import logging
 import os
 import random
@@ -21,6 +22,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import lru_cache
+from pathlib import Path
 from typing import Any
 
 from django.conf import settings
@@ -92,10 +94,16 @@ def _litellm():
 
 @lru_cache(maxsize=1)
 def _encoding():
-    _litellm()  # points tiktoken at LiteLLM's bundled (offline) encodings
-    from litellm.litellm_core_utils.default_encoding import encoding
+    """cl100k_base from the copy bundled in LiteLLM's package (never downloaded), without importing LiteLLM
+    itself (seconds): extractive answers count tokens and need no LLM client at all."""
+    spec = importlib.util.find_spec("litellm")
+    if spec is not None and spec.origin and not os.environ.get("TIKTOKEN_CACHE_DIR"):
+        bundled = Path(spec.origin).parent / "litellm_core_utils" / "tokenizers"
+        if bundled.is_dir():
+            os.environ["TIKTOKEN_CACHE_DIR"] = str(bundled)
+    import tiktoken
 
-    return encoding
+    return tiktoken.get_encoding("cl100k_base")
 
 
 def count_tokens(text: str) -> int:
