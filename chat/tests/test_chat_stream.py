@@ -215,3 +215,14 @@ def test_title_is_generated_after_a_streamed_first_exchange(
     with tenant_context(tenant_a.tenant):
         assert Chat.objects.get(pk=stream[-1][1]["chat_id"]).title == "Streamed title"
     assert len(fake_llm.chat_calls) == 2  # the answer, then the title
+
+
+def test_empty_model_output_still_ends_with_done_and_stores_an_empty_answer(tenant_a, llm_bot, fake_llm):
+    fake_llm.reply = ""
+
+    stream = parse_sse(b"".join(_stream(tenant_a.client(), llm_bot, "say nothing").streaming_content))
+
+    assert [name for name, _ in stream] == ["sources", "done"]
+    with tenant_context(tenant_a.tenant):
+        answer = Message.objects.get(pk=stream[-1][1]["message_id"])
+    assert answer.content == "" and answer.is_complete
