@@ -249,12 +249,15 @@ def source_update(*, source: Source, changes: dict[str, Any]) -> Source:
                 source.config, source.content = _validate_payload(
                     source.source_type, source.config or {}, source.content
                 )
-            if source.status != SourceStatus.PROCESSING:
-                source.status = SourceStatus.PENDING
-                source.stage = None
-                source.progress = 0
+            # A run in flight would index the old content: it is superseded (its token no longer matches).
+            source.status = SourceStatus.PENDING
+            source.stage = None
+            source.progress = 0
+            source.ingest_token = None
+            source.processing_started_at = None
             source.content_hash = ""  # the next ingest must not be skipped as "unchanged"
-            fields |= {"config", "content", "status", "stage", "progress", "content_hash"}
+            fields |= {"config", "content", "status", "stage", "progress", "content_hash", "ingest_token",
+                       "processing_started_at"}  # fmt: skip
         if reactivate:
             source.is_active = True
             source.status = SourceStatus.PENDING

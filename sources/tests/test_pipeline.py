@@ -293,3 +293,23 @@ def test_ingest_task_is_late_acked_time_limited_and_routed_to_the_ingest_queue(s
     assert ingest_source.soft_time_limit == settings.INGEST_SOFT_TIME_LIMIT_SECONDS
     assert ingest_source.time_limit == settings.INGEST_HARD_TIME_LIMIT_SECONDS
     assert app.amqp.router.route({}, ingest_source.name)["queue"].name == "ingest"
+
+
+def test_content_change_during_a_run_supersedes_it(in_tenant, run_on_commit):
+    bot = BotProfileFactory()
+    source = _ingest(run_on_commit, SourceFactory(bot_profile=bot, content="Old fact: the bridge is red."))
+    original_chunk_text = pipeline.chunk_text
+
+    def edit_midway(*args, **kwargs):
+        services.source_update(source=source, changes={"content": "New fact: the bridge is blue."})
+        return original_chunk_text(*args, **kwargs)
+
+    Source.objects.filter(pk=source.pk).update(content_hash="")  # force a full run
+    with mock.patch.object(pipeline, "chunk_text", side_effect=edit_midway):
+        outcome = pipeline.run_ingestion(source_id=str(source.pk))
+    assert outcome.status == "superseded"
+    source.refresh_from_db()
+    assert source.status == SourceStatus.PENDING and source.content_hash == ""
+    assert "red" in retrieve(bot=bot, query="bridge red")[0].content  # the previous version still answers
+    source = _ingest(run_on_commit, source)
+    assert "blue" in retrieve(bot=bot, query="bridge blue")[0].content
