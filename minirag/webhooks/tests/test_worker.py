@@ -25,6 +25,13 @@ def _put_session_tenants_back(_session_tenants, django_db_blocker):
 
 
 def _reset_pools(app) -> None:
+    """Forget broker connections and routing built from an earlier configuration. kombu also keeps global
+    producer pools keyed by connection URL; another worker test may have closed the one for this URL."""
+    from kombu import pools
+    from kombu.asynchronous import set_event_loop
+
+    pools.reset()
+    set_event_loop(None)  # a stopped worker's hub would otherwise never fire our retry's ETA timer
     if app._pool is not None:
         app._pool.force_close_all()
     app._pool = None
