@@ -34,7 +34,7 @@ def configure(*, fresh: bool = True) -> None:
     os.environ.setdefault("QDRANT_PATH", ":memory:")
     os.environ.setdefault("LOG_LEVEL", "WARNING")
     os.environ.setdefault("ALLOWED_HOSTS", "testserver,127.0.0.1,localhost")
-    os.environ.setdefault("STATIC_ROOT", "/tmp/minirag-bench-static")
+    os.environ.setdefault("STATIC_ROOT", str(ROOT / "var" / "bench-static"))
     os.makedirs(os.environ["STATIC_ROOT"], exist_ok=True)
     os.environ["DJANGO_SETTINGS_MODULE"] = "minirag.settings"
     if fresh:

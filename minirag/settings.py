@@ -191,10 +191,18 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
-    "APPEND_COMPONENTS": {
-        "securitySchemes": {"bearerAuth": {"type": "http", "scheme": "bearer"}},
+    # Choice sets that share a field name across apps get explicit, stable component names.
+    "ENUM_NAME_OVERRIDES": {
+        "UserRoleEnum": "tenants.models.Role",
+        "MessageRoleEnum": "chat.models.MessageRole",
+        "FeedbackEnum": "chat.models.Feedback",
+        "SourceTypeEnum": "sources.models.SourceType",
+        "SourceStatusEnum": "sources.models.SourceStatus",
+        "IngestStageEnum": "sources.models.IngestStage",
+        "RefreshScheduleEnum": "sources.models.RefreshSchedule",
+        "ServiceStatusEnum": ["ok", "error"],
+        "HealthStatusEnum": ["ok", "degraded"],
     },
-    "SECURITY": [{"bearerAuth": []}],
 }
 # Largest accepted non-upload request body (JSON), bytes.
 MAX_REQUEST_BODY_BYTES = env.int("MAX_REQUEST_BODY_BYTES", default=2 * 1024 * 1024)

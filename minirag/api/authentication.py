@@ -1,5 +1,6 @@
 """DRF authentication that reads what the tenant middleware resolved (it never resolves on its own)."""
 
+from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework.authentication import BaseAuthentication
 from rest_framework.exceptions import AuthenticationFailed
 
@@ -17,3 +18,17 @@ class TenantCredentialAuthentication(BaseAuthentication):
 
     def authenticate_header(self, request):
         return "Bearer"
+
+
+class TenantCredentialScheme(OpenApiAuthenticationExtension):
+    """Describes the credential in the OpenAPI schema: an API token or a JWT, both as a bearer token."""
+
+    target_class = TenantCredentialAuthentication
+    name = "bearerAuth"
+
+    def get_security_definition(self, auto_schema):
+        return {
+            "type": "http",
+            "scheme": "bearer",
+            "description": "An API token (mrag_…) or a JWT access token from /v1/auth/login.",
+        }
