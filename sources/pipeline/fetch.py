@@ -1,7 +1,9 @@
-"""Fetching URL sources: httpx with timeouts, a size cap, a redirect limit, and the SSRF guard on every hop."""
+"""Fetching URL sources: httpx with timeouts, a size cap, a redirect limit, and the SSRF guard on every hop
+(the connection goes to the address that was checked)."""
 
+import ipaddress
 from dataclasses import dataclass
-from urllib.parse import urljoin
+from urllib.parse import urljoin, urlsplit, urlunsplit
 
 import httpx
 from django.conf import settings
@@ -19,6 +21,21 @@ class Fetched:
     final_url: str
 
 
+def _pinned(url: str) -> tuple[str, dict[str, str], dict[str, str]]:
+    """Check `url` with the SSRF guard and aim the request at the address that was checked (not a second DNS
+    answer, which could have been rebound to a private one): (target URL, headers, httpx extensions)."""
+    try:
+        addresses = resolve_and_check(url)
+    except UnsafeURLError as error:
+        raise ExtractionError(f"Refused to fetch {url}: {error}") from None
+    parts = urlsplit(url)
+    address = ipaddress.ip_address(addresses[0])
+    host = f"[{address}]" if address.version == 6 else str(address)
+    netloc = f"{host}:{parts.port}" if parts.port else host
+    target = urlunsplit((parts.scheme, netloc, parts.path or "/", parts.query, ""))
+    return target, {"Host": parts.netloc}, {"sni_hostname": parts.hostname or ""}
+
+
 def fetch_url(url: str) -> Fetched:
     """GET `url`, following at most URL_FETCH_MAX_REDIRECTS redirects by hand so each target is re-checked."""
     limit = settings.URL_FETCH_MAX_BYTES
@@ -27,12 +44,9 @@ def fetch_url(url: str) -> Fetched:
     with httpx.Client(timeout=timeout, follow_redirects=False, trust_env=False,
                       headers={"User-Agent": USER_AGENT}) as client:  # fmt: skip
         for _hop in range(settings.URL_FETCH_MAX_REDIRECTS + 1):
+            target, headers, extensions = _pinned(current)
             try:
-                resolve_and_check(current)
-            except UnsafeURLError as error:
-                raise ExtractionError(f"Refused to fetch {current}: {error}") from None
-            try:
-                with client.stream("GET", current) as response:
+                with client.stream("GET", target, headers=headers, extensions=extensions) as response:
                     if response.is_redirect:
                         location = response.headers.get("location")
                         if not location:
@@ -49,7 +63,7 @@ def fetch_url(url: str) -> Fetched:
                         body.extend(piece)
                         if len(body) > limit:
                             raise ExtractionError(f"The page is larger than the limit of {limit:,} bytes")
-                    return Fetched(bytes(body), response.headers.get("content-type", ""), str(response.url))
+                    return Fetched(bytes(body), response.headers.get("content-type", ""), current)
             except httpx.TimeoutException:
                 raise ExtractionError(
                     f"Timed out after {settings.URL_FETCH_TIMEOUT_SECONDS:g} s fetching {current}"

@@ -131,3 +131,14 @@ def test_loopback_is_refused_without_the_override(in_tenant, site, run_on_commit
 def test_metadata_multicast_and_unspecified_are_refused_always(url, allow_private):
     with pytest.raises(ExtractionError, match="Refused"):
         fetch_url(url)
+
+
+def test_connection_goes_to_the_checked_address(site, allow_private, monkeypatch):
+    """DNS rebinding: the name is resolved once, checked, and the request is sent to that address."""
+    from sources.pipeline import fetch
+
+    port = site.rsplit(":", 1)[1]
+    monkeypatch.setattr(fetch, "resolve_and_check", lambda url: ["127.0.0.1"])
+    fetched = fetch_url(f"http://docs.rebind.invalid:{port}/notes.txt")  # unresolvable name, pinned address
+    assert b"Ganymede" in fetched.body
+    assert fetched.final_url == f"http://docs.rebind.invalid:{port}/notes.txt"
