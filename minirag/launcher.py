@@ -133,8 +133,10 @@ def run() -> int:
         reason = (
             "no broker configured" if not broker else "embedded Qdrant is single-process (set QDRANT_URL for a worker)"
         )
-        log(f"tasks run in the web process ({reason})")
-    workers = "1" if embedded_qdrant else env("WEB_CONCURRENCY", "2")
+        # No worker for beat to feed: the (single) web process also runs the beat schedule itself.
+        child_env["MINIRAG_INPROCESS_BEAT"] = "true"
+        log(f"tasks and periodic jobs run in the web process ({reason})")
+    workers = env("WEB_CONCURRENCY", "2") if use_worker else "1"
     processes.append(
         subprocess.Popen(
             [
@@ -142,6 +144,8 @@ def run() -> int:
                 "-m",
                 "gunicorn",
                 "minirag.wsgi:application",
+                "--config",
+                "python:minirag.gunicorn_conf",
                 "--bind",
                 f"0.0.0.0:{port}",
                 "--worker-class",
