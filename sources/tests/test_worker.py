@@ -27,7 +27,13 @@ def redis_broker():
 
 
 def _reset_pools(app) -> None:
-    """Forget connections and routing built from the previous configuration (both are cached)."""
+    """Forget connections and routing built from the previous configuration (both are cached), including
+    kombu's global producer pools and the stopped worker's event loop, which later worker tests would inherit."""
+    from kombu import pools
+    from kombu.asynchronous import set_event_loop
+
+    pools.reset()
+    set_event_loop(None)
     if app._pool is not None:
         app._pool.force_close_all()
     app._pool = None
