@@ -45,14 +45,14 @@ def _bootstrap(slug: str) -> TenantHandle:
 def _session_tenants(django_db_setup, django_db_blocker):
     with django_db_blocker.unblock():
         handles = {}
-        for slug in ("tenant-a", "tenant-b"):
-            existing = Tenant.objects.filter(slug=slug).first()
-            if existing is not None:
-                # --reuse-db kept last run's tenant: drop it and start clean.
-                from tenants.schema import drop_tenant_schema
+        from tenants.models import schema_name_for_slug
+        from tenants.schema import drop_tenant_schema
 
-                drop_tenant_schema(existing.schema_name)
-                existing.delete()
+        for slug in ("tenant-a", "tenant-b"):
+            # --reuse-db may keep last run's tenant, or only its schema (a transactional test flushed the
+            # public tables): drop both and start clean.
+            Tenant.objects.filter(slug=slug).delete()
+            drop_tenant_schema(schema_name_for_slug(slug))
             handles[slug] = _bootstrap(slug)
     return handles
 
