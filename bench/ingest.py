@@ -207,7 +207,7 @@ tenant = Tenant.objects.get(slug=sys.argv[2])
 path = sys.argv[3]
 # warm the imports the pipeline needs, so the baseline is the idle worker, not an empty interpreter
 import pypdf, docx, trafilatura, charset_normalizer
-from sources.pipeline.tokens import encoding
+from minirag.tokenizer import encoding
 encoding()
 from minirag.integrations import vectorstore
 vectorstore.get_client()

@@ -49,7 +49,7 @@ def query_embedding(*, bot: BotProfile, query: str) -> list[float] | None:
     batch = embeddings.embed_batch(config, [query], max_retries=min(2, settings.EMBEDDING_MAX_RETRIES))
     tokens = batch.prompt_tokens
     if not batch.usage_reported:
-        from sources.pipeline.tokens import count_tokens
+        from minirag.tokenizer import count_tokens
 
         tokens = count_tokens(query)
     from usage.services import usage_record

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import logging
 import os
-import random
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -18,6 +17,7 @@ from typing import Any
 
 from django.conf import settings
 
+from minirag.integrations import retry
 from minirag.netguard import UnsafeURLError, check_url
 
 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
@@ -62,44 +62,22 @@ def _litellm():
     return litellm
 
 
-def _status_of(error: Exception) -> int | None:
-    status = getattr(error, "status_code", None)
-    return status if isinstance(status, int) else None
-
-
 def _is_retryable(error: Exception) -> bool:
     litellm = _litellm()
     if isinstance(error, litellm.RateLimitError | litellm.InternalServerError | litellm.ServiceUnavailableError):
         return True
     if isinstance(error, litellm.APIConnectionError | litellm.Timeout):
         return True
-    status = _status_of(error)
-    return status is not None and (status == 429 or status >= 500)
+    return retry.is_transient_status(error)
 
 
-def _retry_after(error: Exception) -> float | None:
-    headers = getattr(error, "litellm_response_headers", None)
-    if not headers:
-        headers = getattr(getattr(error, "response", None), "headers", None)
-    if not headers:
-        return None
-    try:
-        return max(0.0, float(headers.get("retry-after")))
-    except (TypeError, ValueError):
-        return None
-
-
-def backoff_delay(attempt: int, retry_after: float | None = None) -> float:
-    """Seconds before retry `attempt` (0-based): the provider's Retry-After when given, else jittered 2^n."""
-    if retry_after is not None:
-        return min(retry_after, BACKOFF_MAX_SECONDS)
-    delay = min(BACKOFF_BASE_SECONDS * (2**attempt), BACKOFF_MAX_SECONDS)
-    return delay * (0.5 + random.random() / 2)
+def backoff_delay(attempt: int, retry_after_seconds: float | None = None) -> float:
+    return retry.backoff_delay(attempt, retry_after_seconds, base=BACKOFF_BASE_SECONDS, cap=BACKOFF_MAX_SECONDS)
 
 
 def _message_for(error: Exception) -> str:
     litellm = _litellm()
-    status = _status_of(error)
+    status = retry.status_of(error)
     if isinstance(error, litellm.Timeout):
         return "The embedding provider timed out"
     if isinstance(error, litellm.AuthenticationError | litellm.PermissionDeniedError) or status in (401, 403):
@@ -153,11 +131,11 @@ def embed_batch(config: EmbeddingConfig, texts: Sequence[str], *, max_retries: i
         except EmbeddingError:
             raise
         except Exception as error:  # noqa: BLE001 - every provider failure is classified below
-            status = _status_of(error)
+            status = retry.status_of(error)
             if attempt >= retries or not _is_retryable(error):
                 logger.warning("embedding failed: %s (status %s), attempt %d", type(error).__name__, status, attempt)
                 raise EmbeddingError(_message_for(error)) from None
-            delay = backoff_delay(attempt, _retry_after(error))
+            delay = backoff_delay(attempt, retry.retry_after(error))
             logger.info("embedding batch failed (%s, status %s); retry %d in %.2fs",
                         type(error).__name__, status, attempt + 1, delay)  # fmt: skip
             _sleep(delay)

@@ -14,20 +14,19 @@ only its type and status. A tenant-supplied `api_base` goes through the SSRF gua
 
 from __future__ import annotations
 
-import importlib.util
 import logging
 import os
-import random
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import lru_cache
-from pathlib import Path
 from typing import Any
 
 from django.conf import settings
 
+from minirag import tokenizer
 from minirag.errors import UpstreamError, UpstreamTimeout
+from minirag.integrations import retry
 from minirag.netguard import UnsafeURLError, check_url
 
 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
@@ -92,25 +91,9 @@ def _litellm():
 # --- Local token counting ------------------------------------------------------------------------------
 
 
-@lru_cache(maxsize=1)
-def _encoding():
-    """cl100k_base from the copy bundled in LiteLLM's package (never downloaded), without importing LiteLLM
-    itself (seconds): extractive answers count tokens and need no LLM client at all."""
-    spec = importlib.util.find_spec("litellm")
-    if spec is not None and spec.origin and not os.environ.get("TIKTOKEN_CACHE_DIR"):
-        bundled = Path(spec.origin).parent / "litellm_core_utils" / "tokenizers"
-        if bundled.is_dir():
-            os.environ["TIKTOKEN_CACHE_DIR"] = str(bundled)
-    import tiktoken
-
-    return tiktoken.get_encoding("cl100k_base")
-
-
 def count_tokens(text: str) -> int:
     """Tokens in `text` (cl100k_base, bundled offline): the local fallback when a provider reports no usage."""
-    if not text:
-        return 0
-    return len(_encoding().encode(text, disallowed_special=()))
+    return tokenizer.count_tokens(text)
 
 
 def count_message_tokens(messages: list[dict]) -> int:
@@ -137,11 +120,6 @@ def context_window(model: str) -> int:
 # --- Errors and retries --------------------------------------------------------------------------------
 
 
-def _status_of(error: Exception) -> int | None:
-    status = getattr(error, "status_code", None)
-    return status if isinstance(status, int) else None
-
-
 def _is_timeout(error: Exception) -> bool:
     import httpx
 
@@ -157,8 +135,7 @@ def _is_retryable(error: Exception) -> bool:
         return True
     if isinstance(error, litellm.APIConnectionError):
         return True
-    status = _status_of(error)
-    return status is not None and (status == 429 or status >= 500)
+    return retry.is_transient_status(error)
 
 
 def sanitize(error: Exception) -> UpstreamError:
@@ -166,7 +143,7 @@ def sanitize(error: Exception) -> UpstreamError:
     if isinstance(error, UpstreamError):
         return error
     litellm = _litellm()
-    status = _status_of(error)
+    status = retry.status_of(error)
     logger.warning("LLM call failed: %s (status %s)", type(error).__name__, status)
     if _is_timeout(error):
         return UpstreamTimeout(TIMED_OUT)
@@ -177,26 +154,8 @@ def sanitize(error: Exception) -> UpstreamError:
     return UpstreamError(PROVIDER_ERROR)
 
 
-def _retry_after(error: Exception) -> float | None:
-    headers = getattr(error, "litellm_response_headers", None)
-    if headers is None:
-        response = getattr(error, "response", None)
-        headers = getattr(response, "headers", None)
-    if not headers:
-        return None
-    try:
-        value = float(headers.get("retry-after"))
-    except (TypeError, ValueError):
-        return None
-    return max(0.0, value)
-
-
-def backoff_delay(attempt: int, retry_after: float | None = None) -> float:
-    """Seconds to wait before retry number `attempt` (0-based): Retry-After when given, else jittered 2^n."""
-    if retry_after is not None:
-        return min(retry_after, BACKOFF_MAX_SECONDS)
-    delay = min(BACKOFF_BASE_SECONDS * (2**attempt), BACKOFF_MAX_SECONDS)
-    return delay * (0.5 + random.random() / 2)
+def backoff_delay(attempt: int, retry_after_seconds: float | None = None) -> float:
+    return retry.backoff_delay(attempt, retry_after_seconds, base=BACKOFF_BASE_SECONDS, cap=BACKOFF_MAX_SECONDS)
 
 
 def _with_retries(config: LLMConfig, call):
@@ -208,7 +167,7 @@ def _with_retries(config: LLMConfig, call):
         except Exception as error:  # noqa: BLE001 - every provider failure is classified, then sanitized
             if attempt >= retries or not _is_retryable(error):
                 raise sanitize(error) from None
-            delay = backoff_delay(attempt, _retry_after(error))
+            delay = backoff_delay(attempt, retry.retry_after(error))
             logger.info("LLM call failed (%s); retry %d in %.2fs", type(error).__name__, attempt + 1, delay)
             _sleep(delay)
             attempt += 1

@@ -17,7 +17,7 @@ from collections import deque
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
-from sources.pipeline.tokens import count_tokens
+from minirag.tokenizer import count_tokens
 
 # Level 0 splits *before* the match; the others split right *after* it (the separator stays with the
 # text before it, so nothing is lost).

@@ -8,8 +8,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from hypothesis.configuration import set_hypothesis_home_dir
 
+from minirag.tokenizer import count_tokens
 from sources.pipeline.chunking import chunk_text
-from sources.pipeline.tokens import count_tokens
 
 # Hypothesis' caches (e.g. its Unicode tables) go to a temp dir, not a `.hypothesis/` in the repository.
 set_hypothesis_home_dir(tempfile.mkdtemp(prefix="minirag-hypothesis-"))

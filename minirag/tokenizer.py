@@ -1,4 +1,4 @@
-"""The tokenizer used for chunk sizes: tiktoken's cl100k_base, loaded offline.
+"""The one tokenizer: tiktoken's cl100k_base, loaded offline (chunk sizes, prompt budgets, local usage counts).
 
 The encoding file ships inside LiteLLM (litellm/litellm_core_utils/tokenizers); pointing TIKTOKEN_CACHE_DIR
 there before tiktoken loads means no download is ever attempted.
@@ -29,4 +29,7 @@ def encoding():
 
 
 def count_tokens(text: str) -> int:
+    """Tokens in `text`; special-token strings count as ordinary text. Does not import LiteLLM (slow)."""
+    if not text:
+        return 0
     return len(encoding().encode_ordinary(text))
