@@ -4,75 +4,19 @@ The worker runs in a thread of this process, so it shares the embedded Qdrant (l
 process). It needs committed rows, hence a transactional test; its data is removed afterwards.
 """
 
-import os
 import time
-import uuid
 
 import pytest
 
+from minirag.tests.celery_worker import running_worker
+
 pytestmark = [pytest.mark.worker, pytest.mark.django_db(transaction=True)]
 
-REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
-
 
 @pytest.fixture
-def redis_broker():
-    import redis
-
-    try:
-        redis.Redis.from_url(REDIS_URL, socket_connect_timeout=1).ping()
-    except redis.RedisError as error:
-        pytest.skip(f"Redis is unreachable at {REDIS_URL} ({type(error).__name__}); set TEST_REDIS_URL")
-    return REDIS_URL
-
-
-def _reset_pools(app) -> None:
-    """Forget connections and routing built from the previous configuration (both are cached), including
-    kombu's global producer pools and the stopped worker's event loop, which later worker tests would inherit."""
-    from kombu import pools
-    from kombu.asynchronous import set_event_loop
-
-    pools.reset()
-    set_event_loop(None)
-    if app._pool is not None:
-        app._pool.force_close_all()
-    app._pool = None
-    if "amqp" in app.__dict__:
-        amqp = app.__dict__["amqp"]
-        amqp._producer_pool = None
-        amqp.flush_routes()
-        amqp.__dict__.pop("router", None)
-
-
-@pytest.fixture
-def celery_worker(redis_broker):
-    """Point the app at Redis, route the ingest tasks to a queue of our own, and run a worker thread."""
-    from celery.contrib.testing.worker import start_worker
-
-    from minirag.celery import app
-
-    queue = f"ingest-test-{uuid.uuid4().hex[:8]}"
-    # The app reads Django settings with the CELERY_ namespace, so overrides use the namespaced keys.
-    keys = ("CELERY_BROKER_URL", "CELERY_TASK_ALWAYS_EAGER", "CELERY_TASK_ROUTES")
-    saved = {key: app.conf.get(key) for key in keys}
-    app.conf.update(
-        CELERY_BROKER_URL=redis_broker,
-        CELERY_TASK_ALWAYS_EAGER=False,
-        CELERY_TASK_ROUTES={"sources.tasks.*": {"queue": queue}},
-    )
-    _reset_pools(app)  # no pooled connection to the old (empty) broker URL
-    try:
-        with start_worker(
-            app, pool="solo", concurrency=1, queues=[queue], perform_ping_check=False, loglevel="WARNING",
-            shutdown_timeout=10,
-        ):  # fmt: skip
-            yield app
-    finally:
-        app.conf.update(saved)
-        _reset_pools(app)
-        import redis
-
-        redis.Redis.from_url(redis_broker).delete(queue)
+def celery_worker():
+    with running_worker("sources.tasks.*", queue_prefix="ingest-test") as app:
+        yield app
 
 
 def test_ingestion_runs_in_a_real_worker_through_redis(tenant_rows_restored_at_session_end, tenant_a, celery_worker):

@@ -2,15 +2,14 @@
 runs in the tenant's schema, on the queue the `minirag.webhooks.tasks.*` route names, and a retry comes back
 through the broker after its countdown."""
 
-import os
 import time
-import uuid
 
 import pytest
 
+from minirag.tests.celery_worker import running_worker
+
 pytestmark = [pytest.mark.worker, pytest.mark.django_db(transaction=True)]
 
-REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
 SECRET = "worker-receiver-secret-0123456789"
 
 
@@ -24,55 +23,11 @@ def _put_session_tenants_back(_session_tenants, django_db_blocker):
             handle.restore()
 
 
-def _reset_pools(app) -> None:
-    """Forget broker connections and routing built from an earlier configuration. kombu also keeps global
-    producer pools keyed by connection URL; another worker test may have closed the one for this URL."""
-    from kombu import pools
-    from kombu.asynchronous import set_event_loop
-
-    pools.reset()
-    set_event_loop(None)  # a stopped worker's hub would otherwise never fire our retry's ETA timer
-    if app._pool is not None:
-        app._pool.force_close_all()
-    app._pool = None
-    if "amqp" in app.__dict__:
-        amqp = app.__dict__["amqp"]
-        amqp._producer_pool = None
-        amqp.flush_routes()
-        amqp.__dict__.pop("router", None)
-
-
 @pytest.fixture
 def webhook_worker(settings):
-    import redis
-    from celery.contrib.testing.worker import start_worker
-
-    from minirag.celery import app
-
-    try:
-        redis.Redis.from_url(REDIS_URL, socket_connect_timeout=1).ping()
-    except redis.RedisError as error:
-        pytest.skip(f"Redis is unreachable at {REDIS_URL} ({type(error).__name__}); set TEST_REDIS_URL")
     settings.MINIRAG_ALLOW_PRIVATE_NETWORK = True
-    queue = f"webhooks-test-{uuid.uuid4().hex[:8]}"
-    keys = ("CELERY_BROKER_URL", "CELERY_TASK_ALWAYS_EAGER", "CELERY_TASK_ROUTES")
-    saved = {key: app.conf.get(key) for key in keys}
-    app.conf.update(
-        CELERY_BROKER_URL=REDIS_URL,
-        CELERY_TASK_ALWAYS_EAGER=False,
-        CELERY_TASK_ROUTES={"minirag.webhooks.tasks.*": {"queue": queue}},
-    )
-    _reset_pools(app)
-    try:
-        with start_worker(
-            app, pool="solo", concurrency=1, queues=[queue], perform_ping_check=False, loglevel="WARNING",
-            shutdown_timeout=10,
-        ):  # fmt: skip
-            yield app
-    finally:
-        app.conf.update(saved)
-        _reset_pools(app)
-        redis.Redis.from_url(REDIS_URL).delete(queue)
+    with running_worker("minirag.webhooks.tasks.*", queue_prefix="webhooks-test") as app:
+        yield app
 
 
 def test_event_is_delivered_and_retried_by_a_real_worker(tenant_a, webhook_worker, monkeypatch):
