@@ -13,6 +13,8 @@ from bots.models import BotProfile
 from bots.services import bot_credentials
 from minirag import encryption
 from minirag.tenancy import tenant_context
+from minirag.webhooks.models import Webhook
+from minirag.webhooks.services import webhook_create
 
 pytestmark = pytest.mark.django_db
 
@@ -117,6 +119,9 @@ def test_requires_authentication(api_client):
 def test_rotate_credentials_reencrypts_under_newest_key(tenant_a, settings):
     old_keys = list(settings.ENCRYPTION_KEYS)
     bot = _create(tenant_a.client(), credentials={"api_key": SECRET}).json()
+    settings.MINIRAG_ALLOW_PRIVATE_NETWORK = True
+    with tenant_context(tenant_a.tenant):
+        hook = webhook_create(url="http://127.0.0.1:9/hook", events=["chat.message"], secret="hook-secret-123456")
     new_key = Fernet.generate_key().decode()
     settings.ENCRYPTION_KEYS = [new_key, *old_keys]
     encryption.clear_cache()
@@ -128,6 +133,8 @@ def test_rotate_credentials_reencrypts_under_newest_key(tenant_a, settings):
             stored = BotProfile.objects.get(pk=bot["id"])
             assert bot_credentials(stored) == {"api_key": SECRET}
             assert json.loads(Fernet(new_key.encode()).decrypt(stored.encrypted_credentials.encode()))["api_key"]
+            stored_hook = Webhook.objects.get(pk=hook.webhook.pk)
+            assert Fernet(new_key.encode()).decrypt(stored_hook.encrypted_secret.encode()) == b"hook-secret-123456"
     finally:
         settings.ENCRYPTION_KEYS = old_keys
         encryption.clear_cache()

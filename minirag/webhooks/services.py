@@ -229,3 +229,18 @@ def webhook_prune_deliveries(*, now=None) -> int:
     cutoff = (now or timezone.now()) - DELIVERY_RETENTION
     deleted, _ = WebhookDelivery.objects.filter(created_at__lt=cutoff).delete()
     return deleted
+
+
+def webhook_secrets_rotate() -> int:
+    """Re-encrypt every webhook secret in the current schema under the newest key. Returns the count."""
+    from django.db import transaction
+
+    from minirag.encryption import rotate
+
+    rotated = 0
+    with transaction.atomic():
+        for webhook in Webhook.objects.select_for_update().exclude(encrypted_secret=""):
+            webhook.encrypted_secret = rotate(webhook.encrypted_secret)
+            webhook.save(update_fields=["encrypted_secret"])
+            rotated += 1
+    return rotated
