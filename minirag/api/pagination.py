@@ -5,6 +5,9 @@ from rest_framework.exceptions import ValidationError
 from rest_framework.pagination import BasePagination
 from rest_framework.response import Response
 
+# PostgreSQL's OFFSET is a bigint; anything near it is garbage, not a page.
+MAX_OFFSET = 1_000_000_000
+
 
 def parse_limit_offset(request, *, default_limit: int | None = None, max_limit: int | None = None) -> tuple[int, int]:
     """Read `limit`/`offset` from the query string; out-of-range limits are clamped, garbage is a 422."""
@@ -15,8 +18,8 @@ def parse_limit_offset(request, *, default_limit: int | None = None, max_limit: 
         offset = int(request.query_params.get("offset", 0))
     except (TypeError, ValueError):
         raise ValidationError({"limit": ["limit and offset must be integers"]}) from None
-    if offset < 0:
-        raise ValidationError({"offset": ["offset must be >= 0"]})
+    if offset < 0 or offset > MAX_OFFSET:
+        raise ValidationError({"offset": [f"offset must be between 0 and {MAX_OFFSET}"]})
     return max(1, min(limit, max_limit)), offset
 
 
@@ -42,5 +45,10 @@ class BoundedListPagination(BasePagination):
     def get_schema_operation_parameters(self, view):
         return [
             {"name": "limit", "in": "query", "required": False, "schema": {"type": "integer", "minimum": 1}},
-            {"name": "offset", "in": "query", "required": False, "schema": {"type": "integer", "minimum": 0}},
+            {
+                "name": "offset",
+                "in": "query",
+                "required": False,
+                "schema": {"type": "integer", "minimum": 0, "maximum": MAX_OFFSET},
+            },
         ]

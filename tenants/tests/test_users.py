@@ -110,3 +110,4 @@ def test_lists_are_bounded(tenant_a):
     assert len(response.json()) == 2
     assert int(response["X-Total-Count"]) >= 6
     assert tenant_a.client().get("/v1/users?limit=abc").status_code == 422
+    assert tenant_a.client().get("/v1/users?offset=45137722727504884271153152").status_code == 422
