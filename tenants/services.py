@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.db.models import Q
+from django_tenants.utils import get_public_schema_name, schema_context
 from rest_framework_simplejwt.exceptions import TokenError
 from rest_framework_simplejwt.tokens import RefreshToken
 
@@ -64,7 +65,8 @@ def tenant_bootstrap(
     if Tenant.objects.filter(slug=slug).exists():
         raise Conflict(f"Slug '{slug}' is already taken")
     try:
-        with transaction.atomic():
+        # Tenants live in the public schema, whatever schema the caller's credential selected.
+        with schema_context(get_public_schema_name()), transaction.atomic():
             tenant = Tenant.objects.create(name=name, slug=slug, schema_name=schema_name_for_slug(slug))
             create_tenant_schema(tenant.schema_name)
             owner = User(

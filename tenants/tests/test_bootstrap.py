@@ -85,6 +85,15 @@ def test_bootstrapped_schema_matches_migrations(api_client):
                     assert expected == columns, model._meta.db_table
 
 
+def test_bootstrap_with_a_tenant_credential_still_creates_in_public(tenant_a):
+    # A client that sends its token everywhere must not make the new tenant land in its own schema.
+    response = tenant_a.client().post("/v1/tenants", _bootstrap_body(tenant_slug="second"), format="json")
+
+    assert response.status_code == 201, response.content
+    assert Tenant.objects.get(slug="second").schema_name == "t_second"
+    assert _tenant_tables() <= _tables_in("t_second")
+
+
 def test_duplicate_slug_is_409(api_client):
     assert api_client.post("/v1/tenants", _bootstrap_body(), format="json").status_code == 201
 
