@@ -191,6 +191,10 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "minirag.api.schema.add_error_responses",
+    ],
     # Choice sets that share a field name across apps get explicit, stable component names.
     "ENUM_NAME_OVERRIDES": {
         "UserRoleEnum": "tenants.models.Role",

@@ -1,0 +1,65 @@
+"""OpenAPI post-processing: document the error responses every operation can give, in their real shapes."""
+
+ERROR_SCHEMA = {
+    "type": "object",
+    "properties": {"detail": {"type": "string"}},
+    "required": ["detail"],
+}
+VALIDATION_ERROR_SCHEMA = {
+    "type": "object",
+    "properties": {
+        "detail": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "properties": {
+                    "loc": {"type": "array", "items": {"anyOf": [{"type": "string"}, {"type": "integer"}]}},
+                    "msg": {"type": "string"},
+                    "type": {"type": "string"},
+                },
+            },
+        }
+    },
+    "required": ["detail"],
+}
+
+_WRITE_METHODS = {"post", "put", "patch"}
+_PROVIDER_PATHS = ("/v1/chat",)
+
+
+def _response(description: str, component: str) -> dict:
+    return {
+        "description": description,
+        "content": {"application/json": {"schema": {"$ref": f"#/components/schemas/{component}"}}},
+    }
+
+
+def add_error_responses(result, generator, request, public):
+    """drf-spectacular postprocessing hook (SPECTACULAR_SETTINGS["POSTPROCESSING_HOOKS"])."""
+    schemas = result.setdefault("components", {}).setdefault("schemas", {})
+    schemas.setdefault("Error", ERROR_SCHEMA)
+    schemas.setdefault("ValidationError", VALIDATION_ERROR_SCHEMA)
+    for path, operations in result.get("paths", {}).items():
+        for method, operation in operations.items():
+            if not isinstance(operation, dict) or "responses" not in operation:
+                continue
+            responses = operation["responses"]
+            expected = {
+                "404": "Unknown id, another tenant's id, or a malformed id",
+                "422": "Request validation failed",
+                "503": "A dependency (database, vector store) is temporarily unavailable",
+            }
+            if any("bearerAuth" in requirement for requirement in operation.get("security", [])):
+                expected["401"] = "Missing, invalid, revoked or expired credential"
+                expected["403"] = "The caller's role may not do this"
+            if method in _WRITE_METHODS:
+                expected["409"] = "Conflict with the current state"
+                expected["413"] = "Request body too large"
+                expected["415"] = "Unsupported media type"
+            if path.startswith(_PROVIDER_PATHS) and method == "post":
+                expected["502"] = "The LLM provider failed (sanitized message)"
+                expected["504"] = "The LLM provider timed out"
+            for code, description in expected.items():
+                component = "ValidationError" if code == "422" else "Error"
+                responses.setdefault(code, _response(description, component))
+    return result
