@@ -25,6 +25,7 @@ VALIDATION_ERROR_SCHEMA = {
 
 _WRITE_METHODS = {"post", "put", "patch"}
 _PROVIDER_PATHS = ("/v1/chat",)
+_CREDENTIAL_PATHS = ("/v1/auth/",)  # login and refresh answer 401/403 without needing a bearer token
 
 
 def _response(description: str, component: str) -> dict:
@@ -49,7 +50,8 @@ def add_error_responses(result, generator, request, public):
                 "422": "Request validation failed",
                 "503": "A dependency (database, vector store) is temporarily unavailable",
             }
-            if any("bearerAuth" in requirement for requirement in operation.get("security", [])):
+            needs_auth = any("bearerAuth" in requirement for requirement in operation.get("security", []))
+            if needs_auth or path.startswith(_CREDENTIAL_PATHS):
                 expected["401"] = "Missing, invalid, revoked or expired credential"
                 expected["403"] = "The caller's role may not do this"
             if method in _WRITE_METHODS:
