@@ -36,6 +36,10 @@ def test_openapi_schema_and_offline_docs(api_client):
     assert {"/v1/tenants", "/v1/auth/login", "/v1/api-tokens", "/v1/users/{id}"} <= set(paths)
     login = paths["/v1/auth/login"]["post"]
     assert "LoginResponse" in str(login["responses"]["200"])
+    assert {"401", "403", "422"} <= set(login["responses"])
+    patch_user = paths["/v1/users/{id}"]["patch"]["responses"]
+    assert {"401", "403", "404", "409", "422"} <= set(patch_user)
+    assert patch_user["422"]["content"]["application/json"]["schema"]["$ref"].endswith("/ValidationError")
 
     docs = api_client.get("/v1/docs")
     assert docs.status_code == 200
