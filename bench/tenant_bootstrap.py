@@ -45,8 +45,9 @@ def fill_tenants(target: int) -> None:
     existing = Tenant.objects.count()
     started = time.perf_counter()
     for index in range(existing, target):
-        tenant_bootstrap(name=f"Fill {index}", slug=f"fill-{index}", owner_email=f"o@fill{index}.example",
-                         owner_password=PASSWORD)
+        tenant_bootstrap(
+            name=f"Fill {index}", slug=f"fill-{index}", owner_email=f"o@fill{index}.example", owner_password=PASSWORD
+        )
         if index % 100 == 0:
             print(f"  … {index}/{target} tenants ({time.perf_counter() - started:.0f}s)", flush=True)
 
@@ -63,9 +64,24 @@ def real_server_rps(token: str, *, seconds: float = 5.0, concurrency: int = 8) -
     port = free_port()
     env = dict(os.environ)
     server = subprocess.Popen(
-        [sys.executable, "-m", "gunicorn", "minirag.wsgi:application", "--bind", f"127.0.0.1:{port}",
-         "--worker-class", "gthread", "--workers", "2", "--threads", "16", "--log-level", "warning"],
-        cwd=ROOT, env=env,
+        [
+            sys.executable,
+            "-m",
+            "gunicorn",
+            "minirag.wsgi:application",
+            "--bind",
+            f"127.0.0.1:{port}",
+            "--worker-class",
+            "gthread",
+            "--workers",
+            "2",
+            "--threads",
+            "16",
+            "--log-level",
+            "warning",
+        ],
+        cwd=ROOT,
+        env=env,
     )
     try:
         base = f"http://127.0.0.1:{port}"

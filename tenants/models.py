@@ -97,9 +97,7 @@ class User(AbstractBaseUser, PermissionsMixin):
     class Meta:
         ordering = ["email"]
         constraints = [
-            models.UniqueConstraint(
-                "tenant", models.functions.Lower("email"), name="user_email_unique_per_tenant"
-            ),
+            models.UniqueConstraint("tenant", models.functions.Lower("email"), name="user_email_unique_per_tenant"),
             models.UniqueConstraint(
                 models.functions.Lower("email"),
                 condition=Q(tenant__isnull=True),

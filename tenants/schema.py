@@ -44,8 +44,7 @@ def tenant_schema_sql() -> str:
     quote = connection.ops.quote_name
     table = quote(MigrationRecorder.Migration._meta.db_table)
     rows = ", ".join(
-        f"({editor.quote_value(app)}, {editor.quote_value(name)}, now())"
-        for app, name in _all_migration_keys()
+        f"({editor.quote_value(app)}, {editor.quote_value(name)}, now())" for app, name in _all_migration_keys()
     )
     if rows:
         statements.append(f"INSERT INTO {table} ({quote('app')}, {quote('name')}, {quote('applied')}) VALUES {rows};")

@@ -46,9 +46,7 @@ def exception_handler(exc, context):
     if isinstance(exc, DjangoValidationError):
         return Response({"detail": validation_errors_to_list(exc.messages)}, status=422)
     if isinstance(exc, drf_exceptions.ParseError):
-        return Response(
-            {"detail": [{"loc": ["body"], "msg": str(exc.detail), "type": "value_error.json"}]}, status=422
-        )
+        return Response({"detail": [{"loc": ["body"], "msg": str(exc.detail), "type": "value_error.json"}]}, status=422)
     if isinstance(exc, drf_exceptions.UnsupportedMediaType):
         return Response({"detail": str(exc.detail)}, status=415)
     if isinstance(exc, RequestDataTooBig):
