@@ -276,6 +276,8 @@ CHAT_EXPORT_MAX_CHATS = env.int("CHAT_EXPORT_MAX_CHATS", default=1000)
 # --- Webhooks and scheduled refresh ------------------------------------------------------------------
 WEBHOOK_TIMEOUT_SECONDS = env.float("WEBHOOK_TIMEOUT_SECONDS", default=10.0)
 WEBHOOK_MAX_ATTEMPTS = env.int("WEBHOOK_MAX_ATTEMPTS", default=8)
+# Without a broker (eager tasks), deliver on a background thread instead of inside the triggering request.
+WEBHOOK_EAGER_IN_BACKGROUND = env.bool("WEBHOOK_EAGER_IN_BACKGROUND", default=True)
 REFRESH_CHECK_INTERVAL_SECONDS = env.int("REFRESH_CHECK_INTERVAL_SECONDS", default=900)
 
 # --- Secrets at rest ---------------------------------------------------------------------------------

@@ -9,6 +9,8 @@ os.environ.setdefault("SECRET_KEY", "test-secret-key-" + "x" * 40)
 os.environ.setdefault("JWT_SIGNING_KEY", "test-jwt-signing-key-" + "y" * 40)
 os.environ.setdefault("ENCRYPTION_KEYS", "dGVzdC1rZXktdGVzdC1rZXktdGVzdC1rZXktdGVzdCE=")
 os.environ.setdefault("CELERY_TASK_ALWAYS_EAGER", "true")
+# Deliveries run inline in tests so assertions see them; one test covers the background path.
+os.environ.setdefault("WEBHOOK_EAGER_IN_BACKGROUND", "false")
 os.environ.setdefault("QDRANT_URL", "")
 os.environ.setdefault("QDRANT_PATH", ":memory:")
 os.environ.setdefault("MEDIA_ROOT", tempfile.mkdtemp(prefix="minirag-media-"))

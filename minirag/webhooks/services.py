@@ -4,8 +4,10 @@ import logging
 import secrets
 import time
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import timedelta
+from functools import lru_cache
 
 from django.conf import settings
 from django.utils import timezone
@@ -103,26 +105,56 @@ def webhook_dispatch_event(*, schema_name: str, event: str, payload: dict) -> in
     """Queue one delivery task per active webhook of `schema_name` subscribed to `event`.
 
     Called by the minirag.events subscriber after the emitting transaction committed. Never delivers
-    inline: with a broker the tasks go to the `webhooks` queue. Returns the number of tasks queued.
+    inline: with a broker the tasks go to the `webhooks` queue; without one (eager tasks, `make run`'s
+    single-process mode) they run on a background thread, so a slow receiver never holds up the chat reply
+    or ingestion that fired the event. Returns the number of deliveries queued.
     """
+    with schema_context(schema_name):
+        webhook_ids = [
+            str(webhook_id)
+            for webhook_id in Webhook.objects.filter(is_active=True, events__contains=[event]).values_list(
+                "id", flat=True
+            )
+        ]
+    if not webhook_ids:
+        return 0
+    if settings.CELERY_TASK_ALWAYS_EAGER and settings.WEBHOOK_EAGER_IN_BACKGROUND:
+        _eager_pool().submit(_queue_deliveries, schema_name, webhook_ids, event, payload, close_connection=True)
+    else:
+        _queue_deliveries(schema_name, webhook_ids, event, payload)
+    return len(webhook_ids)
+
+
+@lru_cache(maxsize=1)
+def _eager_pool() -> ThreadPoolExecutor:
+    return ThreadPoolExecutor(max_workers=4, thread_name_prefix="webhook-delivery")
+
+
+def _queue_deliveries(
+    schema_name: str, webhook_ids: list[str], event: str, payload: dict, *, close_connection: bool = False
+) -> None:
+    from django.db import connection
+
     from minirag.webhooks.tasks import deliver_webhook
 
-    with schema_context(schema_name):
-        webhook_ids = list(
-            Webhook.objects.filter(is_active=True, events__contains=[event]).values_list("id", flat=True)
-        )
-        for webhook_id in webhook_ids:
-            # Queued inside the schema context: tenant-schemas-celery stamps the task with this schema.
-            deliver_webhook.apply_async(
-                kwargs={
-                    "webhook_id": str(webhook_id),
-                    "delivery_id": str(uuid.uuid4()),
-                    "event": event,
-                    "payload": payload,
-                    "attempt": 1,
-                }
-            )
-    return len(webhook_ids)
+    try:
+        with schema_context(schema_name):
+            for webhook_id in webhook_ids:
+                # Queued inside the schema context: tenant-schemas-celery stamps the task with this schema.
+                deliver_webhook.apply_async(
+                    kwargs={
+                        "webhook_id": webhook_id,
+                        "delivery_id": str(uuid.uuid4()),
+                        "event": event,
+                        "payload": payload,
+                        "attempt": 1,
+                    }
+                )
+    except Exception:  # a background delivery must never die silently
+        logger.exception("webhook delivery for %s in %s failed", event, schema_name)
+    finally:
+        if close_connection:
+            connection.close()  # the background thread's own connection
 
 
 @dataclass(frozen=True)

@@ -33,6 +33,8 @@ class Receiver:
     response_body: bytes = b"receiver-private-body"
     extra_headers: dict[str, str] = field(default_factory=dict)
     tolerance_seconds: int = 300
+    # Seconds to wait before answering (a slow integrator).
+    delay_seconds: float = 0.0
     received: list[Received] = field(default_factory=list)
     seen_deliveries: set[str] = field(default_factory=set)
 
@@ -41,6 +43,7 @@ class Receiver:
 
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self):
+                time.sleep(receiver.delay_seconds)
                 length = int(self.headers.get("Content-Length", 0))
                 body = self.rfile.read(length)
                 expected = hmac.new(receiver.secret.encode(), body, hashlib.sha256).hexdigest()
