@@ -23,7 +23,6 @@ environ.Env.read_env(os.environ.get("MINIRAG_ENV_FILE", str(BASE_DIR / ".env")),
 
 # --- Core -----------------------------------------------------------------------------------------
 DEBUG = env.bool("DEBUG", default=False)
-TESTING = env.bool("MINIRAG_TESTING", default=False)
 
 # Values that must never sign anything outside DEBUG: empty, or defaults shipped in docs/examples.
 KNOWN_INSECURE_SECRETS = {

@@ -4,7 +4,6 @@ import os
 import tempfile
 
 os.environ.setdefault("DEBUG", "false")
-os.environ.setdefault("MINIRAG_TESTING", "true")
 os.environ.setdefault("SECRET_KEY", "test-secret-key-" + "x" * 40)
 os.environ.setdefault("JWT_SIGNING_KEY", "test-jwt-signing-key-" + "y" * 40)
 os.environ.setdefault("ENCRYPTION_KEYS", "dGVzdC1rZXktdGVzdC1rZXktdGVzdC1rZXktdGVzdCE=")
