@@ -36,7 +36,7 @@ os.environ.setdefault("CHUNK_SIZE_TOKENS", "64")
 os.environ.setdefault("CHUNK_OVERLAP_TOKENS", "8")
 os.environ["MINIRAG_ALLOW_PRIVATE_NETWORK"] = "true"  # the fake LLM listens on 127.0.0.1
 
-from _setup import BENCH_DATABASE_URL, ROOT, configure, percentile
+from _setup import BENCH_DATABASE_URL, configure, free_port, percentile, start_gunicorn
 
 PASSWORD = "bench-password-long-enough"
 SYLLABLES = "ka lo mi nu re sa ti vo pe da fi gu ha je ko lu ma ne pi ro su ta ve wi xo yu ze".split()
@@ -169,13 +169,7 @@ def measure_ttfe_in_process(token: str, bot_id: str, samples: int) -> list[float
 # --- Real server -----------------------------------------------------------------------------------------
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def start_server(port: int, qdrant_path: str) -> subprocess.Popen:
+def start_server(port: int, qdrant_path: str):
     env = dict(os.environ)
     env.update(
         DATABASE_URL=BENCH_DATABASE_URL,
@@ -185,36 +179,7 @@ def start_server(port: int, qdrant_path: str) -> subprocess.Popen:
         LOG_LEVEL="WARNING",
     )
     # The command `make run` uses with embedded Qdrant (minirag/launcher.py): one process, 64 threads.
-    command = [
-        sys.executable,
-        "-m",
-        "gunicorn",
-        "minirag.wsgi:application",
-        "--bind",
-        f"127.0.0.1:{port}",
-        "--worker-class",
-        "gthread",
-        "--workers",
-        "1",
-        "--threads",
-        "64",
-        "--timeout",
-        "0",
-        "--graceful-timeout",
-        "5",
-        "--log-level",
-        "warning",
-    ]
-    process = subprocess.Popen(command, cwd=ROOT, env=env)
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
-                return process
-        except OSError:
-            time.sleep(0.2)
-    process.kill()
-    raise SystemExit("gunicorn did not start")
+    return start_gunicorn(port, workers=1, threads=64, env=env)
 
 
 def _events(raw: str) -> list[str]:

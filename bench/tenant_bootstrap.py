@@ -9,15 +9,11 @@ recreated at start.
 """
 
 import argparse
-import os
-import socket
 import statistics
-import subprocess
-import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
 
-from _setup import ROOT, configure, percentile
+from _setup import configure, free_port, percentile, start_gunicorn
 
 PASSWORD = "bench-password-long-enough"
 
@@ -52,46 +48,13 @@ def fill_tenants(target: int) -> None:
             print(f"  … {index}/{target} tenants ({time.perf_counter() - started:.0f}s)", flush=True)
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 def real_server_rps(token: str, *, seconds: float = 5.0, concurrency: int = 8) -> tuple[float, float]:
     import httpx
 
     port = free_port()
-    env = dict(os.environ)
-    server = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "gunicorn",
-            "minirag.wsgi:application",
-            "--bind",
-            f"127.0.0.1:{port}",
-            "--worker-class",
-            "gthread",
-            "--workers",
-            "2",
-            "--threads",
-            "16",
-            "--log-level",
-            "warning",
-        ],
-        cwd=ROOT,
-        env=env,
-    )
+    server = start_gunicorn(port, workers=2, threads=16)
     try:
         base = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            try:
-                if httpx.get(base + "/health", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                time.sleep(0.2)
         headers = {"Authorization": f"Bearer {token}"}
 
         def worker(_):
