@@ -4,10 +4,9 @@ from rest_framework.response import Response
 
 from bots import selectors, services
 from bots.api import serializers as s
+from minirag.api.lookups import UUID_LOOKUP
 from minirag.api.pagination import BoundedListPagination
 from minirag.api.permissions import IsTenantMember
-
-UUID_LOOKUP = r"[0-9a-fA-F]{8}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{12}"
 
 
 class BotProfileViewSet(viewsets.ViewSet):
