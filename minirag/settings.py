@@ -242,6 +242,11 @@ CELERY_BEAT_SCHEDULE: dict = {}  # filled by the apps' tasks modules (sweeper, r
 QDRANT_URL = env.str("QDRANT_URL", default="")
 QDRANT_API_KEY = env.str("QDRANT_API_KEY", default="")
 QDRANT_PATH = env.str("QDRANT_PATH", default=str(VAR_DIR / "qdrant"))
+# The knowledge index (sources.index): "postgres" keeps chunks, BM25 postings and pgvector embeddings in each
+# tenant's schema; "qdrant" keeps vectors in the Qdrant server at QDRANT_URL (the scale path).
+KNOWLEDGE_INDEX = env.str("KNOWLEDGE_INDEX", default="qdrant" if QDRANT_URL else "postgres")
+if KNOWLEDGE_INDEX not in ("postgres", "qdrant"):
+    raise ImproperlyConfigured(f"KNOWLEDGE_INDEX must be 'postgres' or 'qdrant', not {KNOWLEDGE_INDEX!r}")
 DEFAULT_LLM_MODEL = env.str("DEFAULT_LLM_MODEL", default="gpt-4o-mini")
 DEFAULT_EMBEDDING_MODEL = env.str("DEFAULT_EMBEDDING_MODEL", default="")
 LLM_TIMEOUT_SECONDS = env.float("LLM_TIMEOUT_SECONDS", default=60.0)
