@@ -241,12 +241,15 @@ CELERY_BEAT_SCHEDULE: dict = {}  # filled by the apps' tasks modules (sweeper, r
 # --- Qdrant, LLM providers ---------------------------------------------------------------------------
 QDRANT_URL = env.str("QDRANT_URL", default="")
 QDRANT_API_KEY = env.str("QDRANT_API_KEY", default="")
-QDRANT_PATH = env.str("QDRANT_PATH", default=str(VAR_DIR / "qdrant"))
+# qdrant-client's in-memory mode, the test double of the Qdrant server (tests only).
+QDRANT_IN_MEMORY = env.bool("QDRANT_IN_MEMORY", default=False)
 # The knowledge index (sources.index): "postgres" keeps chunks, BM25 postings and pgvector embeddings in each
 # tenant's schema; "qdrant" keeps vectors in the Qdrant server at QDRANT_URL (the scale path).
 KNOWLEDGE_INDEX = env.str("KNOWLEDGE_INDEX", default="qdrant" if QDRANT_URL else "postgres")
 if KNOWLEDGE_INDEX not in ("postgres", "qdrant"):
     raise ImproperlyConfigured(f"KNOWLEDGE_INDEX must be 'postgres' or 'qdrant', not {KNOWLEDGE_INDEX!r}")
+if KNOWLEDGE_INDEX == "qdrant" and not QDRANT_URL and not QDRANT_IN_MEMORY:
+    raise ImproperlyConfigured("KNOWLEDGE_INDEX=qdrant needs QDRANT_URL (the Qdrant server)")
 DEFAULT_LLM_MODEL = env.str("DEFAULT_LLM_MODEL", default="gpt-4o-mini")
 DEFAULT_EMBEDDING_MODEL = env.str("DEFAULT_EMBEDDING_MODEL", default="")
 LLM_TIMEOUT_SECONDS = env.float("LLM_TIMEOUT_SECONDS", default=60.0)
@@ -266,7 +269,12 @@ INGEST_SOFT_TIME_LIMIT_SECONDS = env.int("INGEST_SOFT_TIME_LIMIT_SECONDS", defau
 INGEST_HARD_TIME_LIMIT_SECONDS = env.int("INGEST_HARD_TIME_LIMIT_SECONDS", default=1900)
 # A source in "processing" longer than this is failed by the sweeper so it can be re-ingested.
 INGEST_STUCK_AFTER_SECONDS = env.int("INGEST_STUCK_AFTER_SECONDS", default=2400)
-INGEST_SWEEP_INTERVAL_SECONDS = env.int("INGEST_SWEEP_INTERVAL_SECONDS", default=300)
+# A running ingestion renews its lease every INGEST_HEARTBEAT_SECONDS; once it is older than
+# INGEST_LEASE_SECONDS the worker is considered dead and the sweeper (every INGEST_SWEEP_INTERVAL_SECONDS)
+# fails the source and removes its partial rows.
+INGEST_HEARTBEAT_SECONDS = env.float("INGEST_HEARTBEAT_SECONDS", default=10.0)
+INGEST_LEASE_SECONDS = env.int("INGEST_LEASE_SECONDS", default=60)
+INGEST_SWEEP_INTERVAL_SECONDS = env.int("INGEST_SWEEP_INTERVAL_SECONDS", default=30)
 RETRIEVAL_TOP_K = env.int("RETRIEVAL_TOP_K", default=5)
 MAX_BATCH_CHILDREN = env.int("MAX_BATCH_CHILDREN", default=500)
 

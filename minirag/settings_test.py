@@ -11,7 +11,7 @@ os.environ.setdefault("CELERY_TASK_ALWAYS_EAGER", "true")
 # Deliveries run inline in tests so assertions see them; one test covers the background path.
 os.environ.setdefault("WEBHOOK_EAGER_IN_BACKGROUND", "false")
 os.environ.setdefault("QDRANT_URL", "")
-os.environ.setdefault("QDRANT_PATH", ":memory:")
+os.environ.setdefault("QDRANT_IN_MEMORY", "true")  # the Qdrant backend's tests use the in-memory double
 os.environ.setdefault("MEDIA_ROOT", tempfile.mkdtemp(prefix="minirag-media-"))
 os.environ.setdefault("STATIC_ROOT", tempfile.mkdtemp(prefix="minirag-static-"))
 

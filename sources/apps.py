@@ -9,12 +9,18 @@ class SourcesConfig(AppConfig):
     def ready(self) -> None:
         from django.conf import settings
 
+        from sources.index.schema import create_index_tables
+        from tenants.signals import tenant_schema_created
+
+        # Fast tenant creation skips migrations: the index tables (raw SQL) are added here.
+        tenant_schema_created.connect(create_index_tables, dispatch_uid="sources-index-tables")
+
         # Beat: fail sources stuck in "processing" so they can be re-ingested (CELERY_BEAT_SCHEDULE is shared).
         settings.CELERY_BEAT_SCHEDULE.setdefault(
             "sources-sweep-stuck",
             {
                 "task": "sources.tasks.sweep_stuck_sources",
                 "schedule": float(settings.INGEST_SWEEP_INTERVAL_SECONDS),
-                "options": {"queue": "ingest"},
+                "options": {"queue": "default"},  # not behind long ingestions
             },
         )

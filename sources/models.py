@@ -5,6 +5,7 @@ import uuid
 from django.db import connection, models
 from django.db.models import Q
 from django.utils import timezone
+from pgvector.django import VectorField
 
 
 class SourceType(models.TextChoices):
@@ -71,6 +72,9 @@ class Source(models.Model):
     # Identifies the latest ingestion request; a task carrying an older token is superseded and does nothing.
     ingest_token = models.UUIDField(null=True, blank=True)
     processing_started_at = models.DateTimeField(null=True, blank=True)
+    # The running ingestion's lease: renewed by the worker while it runs; when it lapses the worker is
+    # considered dead and the sweeper fails the source (and removes what the run left).
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
     # Vectors still to be removed from Qdrant after a delete/deactivation whose immediate purge failed.
     purge_pending = models.BooleanField(default=False)
     created_at = models.DateTimeField(default=timezone.now, editable=False)
@@ -104,6 +108,10 @@ class Document(models.Model):
     char_count = models.PositiveBigIntegerField(default=0)
     chunk_count = models.PositiveIntegerField(default=0)
     page_count = models.PositiveIntegerField(null=True, blank=True)
+    # Written batch by batch in the same transaction as the chunks' index entries: the bot's BM25 statistics
+    # (number of indexed chunks, total lexical terms → average length) are sums over its documents.
+    indexed_chunks = models.PositiveIntegerField(default=0)
+    lexical_terms = models.PositiveBigIntegerField(default=0)
     metadata = models.JSONField(default=dict, blank=True)
     created_at = models.DateTimeField(default=timezone.now, editable=False)
 
@@ -126,6 +134,8 @@ class Chunk(models.Model):
     char_end = models.PositiveBigIntegerField()
     token_count = models.PositiveIntegerField()
     page = models.PositiveIntegerField(null=True, blank=True)
+    # Number of lexical terms (after stop words): the BM25 document length.
+    lexical_length = models.PositiveIntegerField(default=0)
 
     class Meta:
         ordering = ["document", "order"]
@@ -133,3 +143,55 @@ class Chunk(models.Model):
 
     def __str__(self) -> str:
         return f"{self.document_id}#{self.order}"
+
+
+class EmbeddingSpace(models.Model):
+    """One (embedding model, dimension) pair used by some bot of this tenant; several coexist.
+
+    The PostgreSQL index keeps every space's vectors in one table (`ChunkVector`) with an HNSW index per space
+    (a partial index on the vector cast to the space's dimension)."""
+
+    id = models.SmallAutoField(primary_key=True)
+    model = models.CharField(max_length=255)
+    dimension = models.PositiveIntegerField()
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["model", "dimension"], name="embedding_space_unique")]
+
+    def __str__(self) -> str:
+        return f"{self.model} ({self.dimension})"
+
+
+class Posting(models.Model):
+    """One entry of the BM25 inverted index: `term` occurs `tf` times in a chunk of `length` terms.
+
+    The table is created by raw SQL in the migration (composite primary key, covering search index, and a
+    database-level ON DELETE CASCADE from the chunk), so deleting chunk rows removes their postings in the
+    same transaction. The model exists for reads in the admin, tests and diagnostics."""
+
+    pk = models.CompositePrimaryKey("chunk_id", "term")
+    chunk = models.ForeignKey(Chunk, on_delete=models.DO_NOTHING, db_constraint=False, related_name="+")
+    bot_profile_id = models.UUIDField()
+    term = models.IntegerField()
+    tf = models.SmallIntegerField()
+    length = models.SmallIntegerField()
+
+    class Meta:
+        managed = False
+        db_table = "sources_posting"
+
+
+class ChunkVector(models.Model):
+    """A chunk's dense embedding in one embedding space (pgvector; ON DELETE CASCADE from the chunk)."""
+
+    chunk = models.OneToOneField(
+        Chunk, primary_key=True, on_delete=models.DO_NOTHING, db_constraint=False, related_name="+"
+    )
+    bot_profile_id = models.UUIDField()
+    space_id = models.SmallIntegerField()
+    embedding = VectorField()
+
+    class Meta:
+        managed = False
+        db_table = "sources_chunkvector"

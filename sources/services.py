@@ -21,9 +21,9 @@ from django.utils.text import get_valid_filename
 
 from bots.models import BotProfile
 from minirag.errors import Conflict, InvalidInput, NotFound
-from minirag.integrations import vectorstore
 from minirag.netguard import UnsafeURLError, resolve_and_check, validate_url_syntax
 from minirag.tenancy import tenant_context
+from sources.index import KnowledgeIndexError, get_index
 from sources.models import Document, IngestStage, Source, SourceStatus, SourceType
 from sources.pipeline.extract import UPLOAD_KINDS
 from sources.pipeline.ingest import Outcome, run_ingestion
@@ -272,36 +272,38 @@ def source_update(*, source: Source, changes: dict[str, Any]) -> Source:
 
 
 def source_delete(*, source: Source) -> None:
-    """Soft delete, cascading to active children. Their vectors are deleted before this returns; if Qdrant
-    is unreachable they are excluded from retrieval (`purge_pending`) until the purge task succeeds."""
+    """Soft delete, cascading to active children. Their knowledge leaves the index before this returns: with
+    the PostgreSQL index in the same transaction; with Qdrant right after it, and if Qdrant is unreachable
+    the sources stay excluded from retrieval (`purge_pending`) until the purge task succeeds."""
+    index = get_index()
     with transaction.atomic():
         ids = [source.pk, *Source.objects.filter(parent=source, is_active=True).values_list("pk", flat=True)]
         Source.objects.filter(pk__in=ids).update(
             is_active=False,
-            purge_pending=True,
+            purge_pending=not index.transactional,
             status=SourceStatus.PENDING,
             stage=None,
             progress=0,
             ingest_token=None,  # a run in flight is superseded and writes nothing
             processing_started_at=None,
+            heartbeat_at=None,
             current_document=None,
             content_hash="",
             document_count=0,
             chunk_count=0,
             updated_at=timezone.now(),
         )
-        Document.objects.filter(source_id__in=ids).delete()
-    source_purge_vectors(source_ids=[str(pk) for pk in ids])
+        Document.objects.filter(source_id__in=ids).delete()  # chunks, postings and vectors cascade
+    if not index.transactional:
+        source_purge_vectors(source_ids=[str(pk) for pk in ids])
 
 
 def source_purge_vectors(*, source_ids: Sequence[str], raise_errors: bool = False) -> bool:
-    """Delete the sources' points from every collection; on failure queue a retrying purge task."""
-    try:
-        vectorstore.delete_points(tenant_id=str(connection.tenant.id), source_ids=list(source_ids))
-    except vectorstore.VectorStoreError:
+    """Remove the sources' entries from a non-transactional index; on failure queue a retrying purge task."""
+    if not get_index().retire_sources(source_ids=list(source_ids)):
         if raise_errors:
-            raise
-        logger.warning("vector purge of %d source(s) failed; queued for retry", len(source_ids))
+            raise KnowledgeIndexError("The knowledge index is unreachable; the purge will be retried")
+        logger.warning("index purge of %d source(s) failed; queued for retry", len(source_ids))
         from sources.tasks import purge_source_vectors
 
         _on_commit_in_tenant(lambda: _send(purge_source_vectors, list(source_ids)))
@@ -313,8 +315,23 @@ def source_purge_vectors(*, source_ids: Sequence[str], raise_errors: bool = Fals
 # --- ingestion --------------------------------------------------------------------------------------------
 
 
-def _stuck_before():
-    return timezone.now() - timedelta(seconds=settings.INGEST_STUCK_AFTER_SECONDS)
+def _run_is_dead() -> Q:
+    """Sources whose ingestion run lost its lease (worker died), or ran past the hard cap."""
+    now = timezone.now()
+    lapsed = now - timedelta(seconds=settings.INGEST_LEASE_SECONDS)
+    return (
+        Q(heartbeat_at__lt=lapsed)
+        | Q(heartbeat_at__isnull=True, processing_started_at__lt=lapsed)
+        | Q(heartbeat_at__isnull=True, processing_started_at__isnull=True)
+        | Q(processing_started_at__lt=now - timedelta(seconds=settings.INGEST_STUCK_AFTER_SECONDS))
+    )
+
+
+def _is_running(source: Source) -> bool:
+    return (
+        source.status == SourceStatus.PROCESSING
+        and not Source.objects.filter(pk=source.pk).filter(_run_is_dead()).exists()
+    )
 
 
 def _on_commit_in_tenant(callback) -> None:
@@ -365,16 +382,12 @@ def source_ingest(*, source: Source, trigger: str = "manual") -> Source:
     """Queue ingestion of `source` (or, for a parent with children, of its children).
 
     Used by the API, the admin, `manage.py ingest` and the refresh scheduler. Raises Conflict when the source
-    is inactive or is being processed (unless that run is older than INGEST_STUCK_AFTER_SECONDS: then it is
-    considered dead and superseded). The task runs after the current transaction commits.
+    is inactive or is being processed by a live run (one whose lease lapsed is dead and is superseded).
+    The task runs after the current transaction commits.
     """
     if not source.is_active:
         raise Conflict("Source is inactive; reactivate it before ingesting")
-    if (
-        source.status == SourceStatus.PROCESSING
-        and source.processing_started_at is not None
-        and source.processing_started_at > _stuck_before()
-    ):
+    if _is_running(source):
         raise Conflict("Source is already being processed")
     if source.parent_id is None and Source.objects.filter(parent=source, is_active=True).exists():
         source_ingest_children(parent=source, trigger=trigger)
@@ -387,7 +400,7 @@ def source_ingest_children(*, parent: Source, trigger: str = "manual") -> int:
     """Queue every active child not currently processing. Returns how many were queued."""
     children = list(
         Source.objects.filter(parent=parent, is_active=True)
-        .exclude(status=SourceStatus.PROCESSING, processing_started_at__gt=_stuck_before())
+        .exclude(Q(status=SourceStatus.PROCESSING) & ~_run_is_dead())
         .order_by("created_at", "id")
     )
     for child in children:
@@ -413,24 +426,22 @@ def source_run_ingestion(*, source_id: str, token: str | None = None, trigger: s
 
 
 def source_fail_stuck() -> int:
-    """Fail sources stuck in `processing` for longer than INGEST_STUCK_AFTER_SECONDS (current schema).
+    """Fail sources whose ingestion run is dead (current schema): its lease lapsed (the worker was killed or
+    lost) or it ran past INGEST_STUCK_AFTER_SECONDS.
 
-    Each gets a clear error message, emits `source.failed`, and can be re-ingested at once; a late finish
-    of the dead run is ignored (its token no longer matches).
+    Each gets a clear error message and emits `source.failed`; the dead run's partial rows and index entries
+    are removed in the same transaction, and the source can be re-ingested at once. A late finish of the
+    dead run is ignored (its token no longer matches).
     """
-    from sources.pipeline.ingest import fail_source
+    from sources.pipeline.ingest import fail_dead_run
 
-    minutes = max(1, round(settings.INGEST_STUCK_AFTER_SECONDS / 60))
+    lease = settings.INGEST_LEASE_SECONDS
     message = (
-        f"Ingestion did not finish within {minutes} minutes (the worker may have crashed or timed out). "
-        "Re-ingest the source to try again."
-    )
-    stuck = Source.objects.filter(status=SourceStatus.PROCESSING).filter(
-        Q(processing_started_at__lt=_stuck_before()) | Q(processing_started_at__isnull=True)
+        f"Ingestion stopped: the worker running it stopped responding for over {lease} seconds (it may have "
+        "crashed, been killed or run out of memory), or it ran too long. Re-ingest the source to try again."
     )
     failed = 0
-    for source in stuck:
-        if fail_source(source, str(source.ingest_token) if source.ingest_token else None, message):
-            Source.objects.filter(pk=source.pk).update(ingest_token=None)
+    for source in Source.objects.filter(status=SourceStatus.PROCESSING).filter(_run_is_dead()):
+        if fail_dead_run(source, message):
             failed += 1
     return failed

@@ -9,8 +9,8 @@ import logging
 from django.conf import settings
 
 from minirag.celery import app
-from minirag.integrations.vectorstore import VectorStoreError
 from minirag.tenancy import tenant_context
+from sources.index import KnowledgeIndexError
 
 logger = logging.getLogger("minirag.sources.tasks")
 
@@ -34,7 +34,7 @@ def ingest_source(source_id: str, token: str | None = None, trigger: str = "manu
 @app.task(
     name="sources.tasks.purge_source_vectors",
     acks_late=True,
-    autoretry_for=(VectorStoreError,),
+    autoretry_for=(KnowledgeIndexError,),
     retry_backoff=True,
     retry_backoff_max=600,
     max_retries=12,

@@ -15,6 +15,8 @@ from django.db.migrations.loader import MigrationLoader
 from django.db.migrations.recorder import MigrationRecorder
 from django_tenants.utils import get_public_schema_name
 
+from tenants.signals import tenant_schema_created
+
 
 def tenant_app_labels() -> list[str]:
     shared = {app.rsplit(".", 1)[-1] for app in settings.SHARED_APPS}
@@ -60,6 +62,7 @@ def create_tenant_schema(schema_name: str) -> None:
         # search_path is set explicitly: the script's unqualified names must land in the new schema.
         cursor.execute(f'SET search_path TO "{schema_name}", public')
         cursor.execute(script)
+        tenant_schema_created.send(sender=create_tenant_schema, schema_name=schema_name, cursor=cursor)
     # Forget the cached search_path so the next query sets it again.
     if previous_schema == get_public_schema_name():
         connection.set_schema_to_public()

@@ -1,8 +1,11 @@
-"""Qdrant access. The only module (with embeddings.py and llm.py) that imports qdrant_client.
+"""Qdrant access for the `qdrant` knowledge index. The only module that imports qdrant_client.
 
-`QDRANT_URL` selects a server; otherwise the embedded local mode at `QDRANT_PATH` (":memory:" in tests).
-Local mode admits one process only, so the client is a process-wide singleton, and — because the web
-server is threaded and local mode is not thread-safe — every call on it is serialised by a lock.
+`QDRANT_URL` selects the server. qdrant-client's in-memory local mode (`QDRANT_IN_MEMORY`) is only the test
+double of the server: it is not thread-safe, so every call on it is serialised by a lock.
+
+Multitenancy follows Qdrant's guidance: `tenant_id` is a keyword payload index with `is_tenant=True`, and
+dense collections build per-tenant HNSW graphs only (`m=0`, `payload_m=16`). Payloads are lean (tenant, bot,
+source, version): chunk text and names live in PostgreSQL.
 
 Layout: one collection per embedding space. `minirag_sparse` holds points with only the lexical (sparse,
 BM25-style with Qdrant's IDF modifier) vector; `minirag_dense_<model>_<dim>` holds points with a named dense
@@ -73,12 +76,9 @@ def get_client() -> QdrantClient:
 def _build_client() -> QdrantClient:
     if settings.QDRANT_URL:
         return QdrantClient(url=settings.QDRANT_URL, api_key=settings.QDRANT_API_KEY or None, timeout=30)
-    if settings.QDRANT_PATH == ":memory:":
+    if settings.QDRANT_IN_MEMORY:
         return _LockedClient(QdrantClient(location=":memory:"))  # type: ignore[return-value]
-    from pathlib import Path
-
-    Path(settings.QDRANT_PATH).mkdir(parents=True, exist_ok=True)
-    return _LockedClient(QdrantClient(path=settings.QDRANT_PATH))  # type: ignore[return-value]
+    raise VectorStoreError("The Qdrant index needs QDRANT_URL (the Qdrant server)")
 
 
 def reset_client() -> None:
@@ -137,6 +137,8 @@ def ensure_collection(name: str, *, dimension: int | None) -> None:
                     name,
                     vectors_config=vectors,
                     sparse_vectors_config={SPARSE_VECTOR: models.SparseVectorParams(modifier=models.Modifier.IDF)},
+                    # Per-tenant graphs only: every search filters by tenant_id, so a global graph is waste.
+                    hnsw_config=models.HnswConfigDiff(m=0, payload_m=16) if dimension else None,
                 )
             except Exception:  # lost a creation race with another process: fine if it exists now
                 if not client.collection_exists(name):

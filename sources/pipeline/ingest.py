@@ -1,9 +1,11 @@
 """The ingestion run for one source: extract → chunk → embed → index, with progress, in the worker.
 
 Guarantees:
-- Idempotent: chunk and point ids derive from (tenant, source, version, order), so a rerun overwrites.
-- Replace, never gap: the new version's chunks and points are written first; only after the database
-  switches `current_document` are the old ones removed. A failure midway leaves the previous version
+- Idempotent: chunk ids derive from (tenant, source, version, order); a rerun first removes what an
+  interrupted run left, so nothing is duplicated.
+- Each batch's chunk rows and index entries (postings, vectors) commit in one transaction (PostgreSQL index).
+- Replace, never gap: the new version's chunks are written first; the transaction that switches
+  `current_document` also removes the old version. A failure midway leaves the previous version
   searchable (retrieval only returns chunks of `current_document`).
 - Unchanged content (same hash, same index signature) skips chunking and embedding entirely.
 - Every outcome emits exactly one event: `source.ingested` or `source.failed` — early failures included.
@@ -13,6 +15,7 @@ Guarantees:
 import hashlib
 import logging
 import math
+import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -28,8 +31,9 @@ from bots.models import BotProfile
 from bots.services import bot_credentials
 from minirag import events
 from minirag.encryption import DecryptionError
-from minirag.integrations import embeddings, vectorstore
+from minirag.integrations import embeddings
 from minirag.netguard import UnsafeURLError
+from sources.index import Batch, ChunkEntry, DenseSpace, KnowledgeIndexError, get_index
 from sources.models import Chunk, Document, IngestStage, Source, SourceStatus, SourceType
 from sources.pipeline import lexical
 from sources.pipeline.chunking import TextChunk, chunk_text
@@ -102,10 +106,51 @@ def _set_progress(source: Source, token: str, stage: str, progress: int) -> None
     if now - started >= PROGRESS_WRITE_INTERVAL_SECONDS:
         _last_progress_write[key] = now
         Source.objects.filter(pk=source.pk, ingest_token=token).update(
-            stage=stage, progress=progress, updated_at=timezone.now()
+            stage=stage, progress=progress, heartbeat_at=timezone.now(), updated_at=timezone.now()
         )
     for listener in list(progress_listeners):
         listener(key, stage, progress)
+
+
+class Lease:
+    """Renews the run's lease (`heartbeat_at`) from a thread while the run works, so a long extraction or a
+    slow provider call never looks like a dead worker. A killed worker stops renewing; once the lease is
+    older than INGEST_LEASE_SECONDS the sweeper fails the source. The first renewal is one interval in, so
+    short runs never start a database connection for it."""
+
+    def __init__(self, *, source_id: str, token: str):
+        self.source_id, self.token = source_id, token
+        self.schema_name = connection.schema_name
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name=f"lease-{source_id[:8]}", daemon=True)
+
+    def __enter__(self) -> "Lease":
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self._stop.set()
+        self._thread.join(timeout=5)
+
+    def renew(self) -> int:
+        with connection.cursor() as cursor:
+            cursor.execute("SET lock_timeout = '2s'")
+            cursor.execute(
+                f'UPDATE "{self.schema_name}".sources_source SET heartbeat_at = now() '  # noqa: S608 - schema name
+                "WHERE id = %s AND ingest_token = %s AND status = 'processing'",
+                [self.source_id, self.token],
+            )
+            return cursor.rowcount
+
+    def _run(self) -> None:
+        try:
+            while not self._stop.wait(settings.INGEST_HEARTBEAT_SECONDS):
+                try:
+                    self.renew()
+                except Exception:  # noqa: BLE001 - a missed renewal is retried next interval
+                    logger.warning("could not renew the ingestion lease of source %s", self.source_id)
+        finally:
+            connection.close()  # this thread's own connection
 
 
 # --- extraction -----------------------------------------------------------------------------------------
@@ -160,10 +205,11 @@ def _claim(source_id: str, token: str | None) -> tuple[Source | None, str | None
         source.stage = IngestStage.EXTRACTING
         source.progress = 5
         source.error_message = None
-        source.processing_started_at = timezone.now()
+        source.processing_started_at = source.heartbeat_at = timezone.now()
         source.save(
             update_fields=[
-                "ingest_token", "status", "stage", "progress", "error_message", "processing_started_at", "updated_at",
+                "ingest_token", "status", "stage", "progress", "error_message", "processing_started_at",
+                "heartbeat_at", "updated_at",
             ]
         )  # fmt: skip
     return source, previous_status, None
@@ -182,11 +228,26 @@ def fail_source(source: Source, token: str | None, message: str) -> bool:
             progress=0,
             error_message=message,
             processing_started_at=None,
+            heartbeat_at=None,
             updated_at=timezone.now(),
         )
         if updated:
             events.emit(events.SOURCE_FAILED, {"source_id": str(source.pk), "error": message[:500]})
     return bool(updated)
+
+
+def fail_dead_run(source: Source, message: str) -> bool:
+    """Fail a run whose worker died (lease lapsed) and remove what it left: every version of the source
+    except the live one, with its index entries, in the same transaction. False when the run recovered."""
+    with transaction.atomic():
+        locked = Source.objects.select_for_update().filter(pk=source.pk, status=SourceStatus.PROCESSING).first()
+        if locked is None:
+            return False
+        _retire_documents(locked, Document.objects.filter(source=locked).exclude(pk=locked.current_document_id))
+        if not fail_source(locked, None, message):
+            return False
+        Source.objects.filter(pk=locked.pk).update(ingest_token=None)
+    return True
 
 
 def run_ingestion(*, source_id: str, token: str | None = None, trigger: str = "manual") -> Outcome:
@@ -198,7 +259,8 @@ def run_ingestion(*, source_id: str, token: str | None = None, trigger: str = "m
     logger.info("ingest %s started (trigger=%s)", source_id, trigger)
     _last_progress_write[str(source.pk)] = time.monotonic()
     try:
-        outcome = _ingest(source, token, previous_status)
+        with Lease(source_id=str(source.pk), token=token):
+            outcome = _ingest(source, token, previous_status)
     except SoftTimeLimitExceeded:
         message = (
             f"Ingestion took longer than {settings.INGEST_SOFT_TIME_LIMIT_SECONDS} s and was stopped; "
@@ -206,7 +268,7 @@ def run_ingestion(*, source_id: str, token: str | None = None, trigger: str = "m
         )
         fail_source(source, token, message)
         return Outcome("error", message=message)
-    except (IngestError, ExtractionError, embeddings.EmbeddingError, vectorstore.VectorStoreError) as error:
+    except (IngestError, ExtractionError, embeddings.EmbeddingError, KnowledgeIndexError) as error:
         fail_source(source, token, str(error))
         return Outcome("error", message=str(error))
     except UnsafeURLError as error:
@@ -239,6 +301,7 @@ def _batched(chunks: Iterator[TextChunk], size: int) -> Iterator[list[TextChunk]
 def _ingest(source: Source, token: str, previous_status: str) -> Outcome:
     bot = source.bot_profile
     tenant_id = _tenant_id()
+    index = get_index()
     extracted = extract_source(source)
     text = extracted.text
     if not text.strip():
@@ -256,16 +319,8 @@ def _ingest(source: Source, token: str, previous_status: str) -> Outcome:
     version = hashlib.sha256(f"{content_hash}|{signature}".encode()).hexdigest()[:32]
     config = embedding_config(bot)
     _set_progress(source, token, IngestStage.CHUNKING, 20)
-    existing = list(Document.objects.filter(source=source).values_list("pk", "version"))
-    current_version = next((v for pk, v in existing if pk == source.current_document_id), None)
-    # Leftovers of an interrupted run of the same version are replaced (their point ids are reused).
-    leftovers = [
-        pk for pk, existing_version in existing if existing_version == version and pk != source.current_document_id
-    ]
-    if leftovers:
-        Document.objects.filter(pk__in=leftovers).delete()
-    # Nothing indexed before → no old points to remove afterwards (a delete-by-filter scans the collection).
-    had_previous_version = bool(existing)
+    # Leftovers of an interrupted run (any version but the live one) go first, with their index entries.
+    _retire_documents(source, Document.objects.filter(source=source).exclude(pk=source.current_document_id))
     document = Document.objects.create(
         source=source,
         title=source.name[:500],
@@ -274,7 +329,7 @@ def _ingest(source: Source, token: str, previous_status: str) -> Outcome:
         char_count=len(text),
         page_count=extracted.page_count,
     )
-    collection: str | None = None
+    space: DenseSpace | None = None
     chunk_count = 0
     spent_tokens = 0
     reported = True
@@ -288,7 +343,7 @@ def _ingest(source: Source, token: str, previous_status: str) -> Outcome:
             overlap=settings.CHUNK_OVERLAP_TOKENS,
             page_starts=extracted.page_starts,
         )
-        for batch in _batched(chunks, settings.EMBEDDING_BATCH_SIZE):
+        for number, batch in enumerate(_batched(chunks, settings.EMBEDDING_BATCH_SIZE)):
             dense_vectors: list[list[float]] | None = None
             if config is not None:
                 _set_progress(source, token, IngestStage.EMBEDDING, _progress(chunk_count, estimated_chunks))
@@ -299,72 +354,64 @@ def _ingest(source: Source, token: str, previous_status: str) -> Outcome:
                 else:
                     reported = False
                     spent_tokens += sum(chunk.token_count for chunk in batch)
-            if collection is None:
-                dimension = len(dense_vectors[0]) if dense_vectors else None
-                collection = vectorstore.collection_name(
-                    embedding_model=config.model if config else None, dimension=dimension
-                )
-                vectorstore.ensure_collection(collection, dimension=dimension)
+            if number == 0:
+                space = DenseSpace(config.model, len(dense_vectors[0])) if dense_vectors else None
+                index.prepare(space)  # outside the batch transaction (may create an HNSW index)
             _set_progress(source, token, IngestStage.INDEXING, _progress(chunk_count, estimated_chunks))
-            rows, points = [], []
+            rows, entries = [], []
             for position, chunk in enumerate(batch):
                 pid = point_id(tenant_id=tenant_id, source_id=str(source.pk), version=version, order=chunk.order)
-                rows.append(
-                    Chunk(
-                        document=document,
-                        source=source,
+                terms, length = lexical.term_frequencies(chunk.text)
+                row = Chunk(
+                    document=document,
+                    source=source,
+                    point_id=pid,
+                    order=chunk.order,
+                    content=chunk.text,
+                    char_start=chunk.start,
+                    char_end=chunk.end,
+                    token_count=chunk.token_count,
+                    page=chunk.page,
+                    lexical_length=length,
+                )
+                rows.append(row)
+                entries.append(
+                    ChunkEntry(
+                        chunk_id=str(row.pk),
                         point_id=pid,
                         order=chunk.order,
-                        content=chunk.text,
-                        char_start=chunk.start,
-                        char_end=chunk.end,
-                        token_count=chunk.token_count,
-                        page=chunk.page,
-                    )
-                )
-                indices, values = lexical.document_vector(chunk.text)
-                points.append(
-                    vectorstore.PointData(
-                        id=pid,
-                        sparse_indices=indices,
-                        sparse_values=values,
+                        terms=terms,
+                        length=length,
                         dense=dense_vectors[position] if dense_vectors else None,
-                        payload={
-                            "tenant_id": tenant_id,
-                            "bot_profile_id": str(bot.pk),
-                            "source_id": str(source.pk),
-                            "document_id": str(document.pk),
-                            "chunk_id": pid,
-                            "chunk_index": chunk.order,
-                            "content": chunk.text,
-                            "source_name": source.name,
-                            "page": chunk.page,
-                            "version": version,
-                        },
                     )
                 )
-            Chunk.objects.bulk_create(rows)
-            vectorstore.upsert_points(collection, points)
+            # Rows and their index entries commit together: a crash leaves both or neither.
+            with transaction.atomic():
+                Chunk.objects.bulk_create(rows)
+                index.write(
+                    Batch(
+                        bot_id=str(bot.pk),
+                        source_id=str(source.pk),
+                        document_id=str(document.pk),
+                        version=version,
+                        entries=entries,
+                        space=space,
+                    )
+                )
             chunk_count += len(batch)
         if chunk_count == 0:
             raise IngestError("Chunking produced no output")
         _set_progress(source, token, IngestStage.INDEXING, 95)
         finished = _switch_version(source, token, document, chunk_count, content_hash, signature)
     except BaseException:
-        _discard_version(source, document, version, current_version, tenant_id)
+        _discard_document(source, document)
         raise
     finally:
         if spent_tokens and config is not None:
             _record_usage(bot, source, config.model, spent_tokens, reported)
     if not finished:
-        _discard_version(source, document, version, current_version, tenant_id)
+        _discard_document(source, document)
         return Outcome("superseded")
-    if not had_previous_version:
-        return Outcome("ready", chunk_count=chunk_count)
-    try:  # the old version's points; retrieval already ignores them, this frees the space
-        vectorstore.delete_points(tenant_id=tenant_id, source_ids=[str(source.pk)], exclude_version=version)
-    except vectorstore.VectorStoreError:
-        logger.warning("could not remove old vectors of source %s; they are filtered out at retrieval", source.pk)
     return Outcome("ready", chunk_count=chunk_count)
 
 
@@ -390,9 +437,8 @@ def _switch_version(source, token, document, chunk_count, content_hash, signatur
         locked.processing_started_at = None
         locked.last_refreshed_at = timezone.now()
         locked.save()
-        old_versions = Document.objects.filter(source=locked).exclude(pk=document.pk)
-        if old_versions.exists():
-            old_versions.delete()
+        # The previous version disappears in this transaction (its index entries with it).
+        _retire_documents(locked, Document.objects.filter(source=locked).exclude(pk=document.pk))
         events.emit(
             events.SOURCE_INGESTED,
             {"source_id": str(locked.pk), "source_name": locked.name, "document_count": 1, "chunk_count": chunk_count},
@@ -429,18 +475,28 @@ def _finish_unchanged(source: Source, token: str) -> Outcome:
     return Outcome("unchanged" if updated else "superseded", chunk_count=source.chunk_count)
 
 
-def _discard_version(source, document, version, current_version, tenant_id) -> None:
+def _retire_documents(source: Source, documents) -> None:
+    """Delete these document versions of `source` and their index entries, in the caller's transaction."""
+    found = list(documents.values_list("pk", "version"))
+    if not found:
+        return
+    # A rerun of the live version reuses its chunk ids: entries keyed by version (Qdrant points) stay.
+    live_version = Document.objects.filter(pk=source.current_document_id).values_list("version", flat=True).first()
+    with transaction.atomic():
+        get_index().retire_documents(
+            source_id=str(source.pk),
+            document_ids=[str(pk) for pk, _ in found],
+            versions=sorted({version for _, version in found if version != live_version}),
+        )
+        Document.objects.filter(pk__in=[pk for pk, _ in found]).delete()
+
+
+def _discard_document(source: Source, document: Document) -> None:
     """Remove a half-written version; the current one stays searchable."""
     try:
-        Document.objects.filter(pk=document.pk).delete()
+        _retire_documents(source, Document.objects.filter(pk=document.pk).exclude(pk=source.current_document_id))
     except Exception:  # noqa: BLE001 - best effort; the DB may be the thing that failed
-        logger.warning("could not remove the unfinished document of source %s", source.pk)
-    if version == current_version:
-        return  # same point ids as the live version: keep them
-    try:
-        vectorstore.delete_points(tenant_id=tenant_id, source_ids=[str(source.pk)], version=version)
-    except Exception:  # noqa: BLE001 - orphaned points are filtered at retrieval (no current chunk matches)
-        logger.warning("could not remove the unfinished vectors of source %s", source.pk)
+        logger.warning("could not remove the unfinished version of source %s", source.pk)
 
 
 def _record_usage(bot: BotProfile, source: Source, model: str, tokens: int, reported: bool) -> None:

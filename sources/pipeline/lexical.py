@@ -1,7 +1,9 @@
-"""Sparse lexical vectors, computed locally with no model, so retrieval works offline with zero keys.
+"""Lexical analysis, computed locally with no model, so retrieval works offline with zero keys.
 
-Documents get BM25-style saturated term frequencies; queries get weight 1 per term. Qdrant multiplies by
-its IDF (the collection uses `Modifier.IDF`), which completes BM25 scoring. Terms are hashed to 31-bit ids.
+Terms are hashed to 31-bit ids. The PostgreSQL index stores raw term frequencies and lengths
+(`term_frequencies`) and scores BM25 at query time with the bot's own statistics. The Qdrant backend stores
+BM25-style saturated term frequencies (`document_vector`); queries get weight 1 per term, and Qdrant
+multiplies by its IDF (the collection uses `Modifier.IDF`).
 """
 
 import hashlib
@@ -41,15 +43,30 @@ def _merge(weights: dict[int, float]) -> tuple[list[int], list[float]]:
     return indices, [weights[index] for index in indices]
 
 
+def saturated_weights(counts: dict[int, int], length: int) -> dict[int, float]:
+    """BM25's document-side factor per term (with the constant average length; Qdrant supplies the IDF)."""
+    length_norm = 1 - B + B * (length / AVERAGE_DOCUMENT_TERMS)
+    return {index: count * (K1 + 1) / (count + K1 * length_norm) for index, count in sorted(counts.items())}
+
+
 def document_vector(text: str) -> tuple[list[int], list[float]]:
+    weights = saturated_weights(*term_frequencies(text))
+    return list(weights), list(weights.values())
+
+
+def term_frequencies(text: str) -> tuple[dict[int, int], int]:
+    """({term id: occurrences}, number of terms): a chunk's postings and its BM25 length."""
     words = terms(text)
-    counts = Counter(words)
-    length_norm = 1 - B + B * (len(words) / AVERAGE_DOCUMENT_TERMS)
-    weights: dict[int, float] = {}
-    for term, count in counts.items():
+    counts: dict[int, int] = {}
+    for term, count in Counter(words).items():
         index = term_id(term)
-        weights[index] = weights.get(index, 0.0) + count * (K1 + 1) / (count + K1 * length_norm)
-    return _merge(weights)
+        counts[index] = counts.get(index, 0) + count
+    return counts, len(words)
+
+
+def query_terms(text: str) -> list[int]:
+    """The distinct term ids of a query, sorted."""
+    return sorted({term_id(term) for term in terms(text)})
 
 
 def query_vector(text: str) -> tuple[list[int], list[float]]:

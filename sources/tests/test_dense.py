@@ -3,11 +3,11 @@
 from unittest import mock
 
 import pytest
-from django.db import connection
 
 from bots.services import bot_create
-from minirag.integrations import embeddings, vectorstore
+from minirag.integrations import embeddings
 from sources import services
+from sources.index import get_index
 from sources.models import SourceStatus
 from sources.retrieval import query_embedding, retrieve
 from sources.tests.factories import SourceFactory
@@ -54,8 +54,7 @@ def test_dense_ingestion_batches_records_usage_and_searches_hybrid(dense_bot, fa
     assert len(calls) == -(-source.chunk_count // 4)  # ceil: batches of EMBEDDING_BATCH_SIZE
     assert all(len(call.body["input"]) <= 4 for call in calls)
     assert calls[0].headers.get("authorization") == "Bearer test-key"
-    collection = vectorstore.collection_name(embedding_model="openai/fake-embed-32", dimension=32)
-    assert vectorstore.count_points(collection, tenant_id=str(connection.tenant.id)) == source.chunk_count
+    assert get_index().count_entries(source_ids=[source.pk], dense=True) == source.chunk_count
 
     usage = UsageEvent.objects.get(kind="embedding", source_id=source.pk)
     assert usage.model == "openai/fake-embed-32" and usage.bot_profile_id == dense_bot.pk

@@ -1,17 +1,17 @@
-"""Ingestion end to end on PostgreSQL + embedded Qdrant (sparse vectors: no keys, no network)."""
+"""Ingestion end to end on PostgreSQL with the default (PostgreSQL) knowledge index: no keys, no network."""
 
 from datetime import timedelta
 from unittest import mock
 
 import pytest
-from django.db import connection
 from django.test import override_settings
 from django.utils import timezone
 
 from bots.tests.factories import BotProfileFactory
-from minirag.integrations import vectorstore
 from sources import services
-from sources.models import Chunk, Document, IngestStage, Source, SourceStatus
+from sources.index import KnowledgeIndexError, get_index
+from sources.index.postgres import PostgresIndex
+from sources.models import Chunk, Document, IngestStage, Posting, Source, SourceStatus
 from sources.pipeline import ingest as pipeline
 from sources.retrieval import retrieve
 from sources.tasks import sweep_stuck_sources
@@ -25,9 +25,9 @@ PARAGRAPHS = [
 
 
 def _points(source) -> list[str]:
-    return vectorstore.point_ids(
-        vectorstore.SPARSE_COLLECTION, tenant_id=str(connection.tenant.id), source_ids=[str(source.pk)]
-    )
+    """The public ids of the source's chunks that have index entries."""
+    indexed = Posting.objects.filter(chunk__source=source).values_list("chunk_id", flat=True).distinct()
+    return [str(pid) for pid in Chunk.objects.filter(pk__in=indexed).values_list("point_id", flat=True)]
 
 
 def _ingest(run_on_commit, source, trigger="manual"):
@@ -116,11 +116,11 @@ def test_failure_midway_keeps_previous_version_searchable(in_tenant, run_on_comm
     services.source_update(source=source, changes={"content": "Penguins live in Antarctica."})
     source.refresh_from_db()
 
-    with mock.patch.object(vectorstore, "upsert_points", side_effect=vectorstore.VectorStoreError("down")):
+    with mock.patch.object(PostgresIndex, "write", side_effect=KnowledgeIndexError("index down")):
         source = _ingest(run_on_commit, source)
 
     assert source.status == SourceStatus.ERROR
-    assert "down" in source.error_message
+    assert "index down" in source.error_message
     assert "Kangaroos" in retrieve(bot=bot, query="kangaroos australia")[0].content
     assert retrieve(bot=bot, query="penguins antarctica") == []
     assert Document.objects.filter(source=source).count() == 1
@@ -139,17 +139,18 @@ def test_delete_removes_knowledge_before_returning(in_tenant, run_on_commit):
     assert retrieve(bot=bot, query="glaciers ice")[0].source_id == str(keep.pk)
 
 
-def test_deactivated_source_is_excluded_even_if_vector_purge_fails(in_tenant, run_on_commit):
+def test_deactivation_removes_index_entries_in_the_same_transaction(in_tenant, run_on_commit):
     bot = BotProfileFactory()
     source = _ingest(run_on_commit, SourceFactory(bot_profile=bot, content="Octopuses have three hearts."))
-    with mock.patch.object(vectorstore, "delete_points", side_effect=vectorstore.VectorStoreError("down")):
-        with mock.patch("sources.tasks.purge_source_vectors.delay") as queued:
-            run_on_commit(services.source_update, source=source, changes={"is_active": False})
+    assert _points(source)
+    with mock.patch("sources.tasks.purge_source_vectors.delay") as queued:
+        run_on_commit(services.source_update, source=source, changes={"is_active": False})
     source.refresh_from_db()
-    assert source.purge_pending and not source.is_active
-    assert _points(source), "the vectors are still there..."
-    assert retrieve(bot=bot, query="octopuses hearts") == []  # ...but never retrieved
-    queued.assert_called_once_with([str(source.pk)])
+    assert not source.is_active and not source.purge_pending
+    assert not Posting.objects.filter(chunk__source=source).exists()
+    assert get_index().count_entries(source_ids=[source.pk]) == 0
+    assert retrieve(bot=bot, query="octopuses hearts") == []
+    queued.assert_not_called()  # nothing left to purge later
 
 
 def test_deleting_a_parent_cascades_to_children(in_tenant, run_on_commit):
@@ -210,25 +211,96 @@ def test_unexpected_errors_become_a_human_message(in_tenant, run_on_commit):
     assert "internal error" in source.error_message and "secret" not in source.error_message
 
 
-def test_processing_source_conflicts_until_stuck(in_tenant, settings):
+def test_processing_source_conflicts_while_its_lease_is_fresh(in_tenant, settings):
     from minirag.errors import Conflict
 
     source = SourceFactory()
-    Source.objects.filter(pk=source.pk).update(status=SourceStatus.PROCESSING, processing_started_at=timezone.now())
+    started = timezone.now() - timedelta(minutes=10)  # a long run, still renewing its lease
+    Source.objects.filter(pk=source.pk).update(
+        status=SourceStatus.PROCESSING, processing_started_at=started, heartbeat_at=timezone.now()
+    )
     source.refresh_from_db()
     with pytest.raises(Conflict, match="already being processed"):
         services.source_ingest(source=source)
     Source.objects.filter(pk=source.pk).update(
-        processing_started_at=timezone.now() - timedelta(seconds=settings.INGEST_STUCK_AFTER_SECONDS + 5)
+        heartbeat_at=timezone.now() - timedelta(seconds=settings.INGEST_LEASE_SECONDS + 5)
     )
     source.refresh_from_db()
-    services.source_ingest(source=source)  # a dead run does not block forever
+    services.source_ingest(source=source)  # the lease lapsed: the run is dead and superseded
+
+
+def test_lease_is_renewed_while_the_run_works(in_tenant, run_on_commit, settings):
+    source = SourceFactory()
+    Source.objects.filter(pk=source.pk).update(
+        status=SourceStatus.PROCESSING, ingest_token=source.pk, heartbeat_at=timezone.now() - timedelta(hours=1)
+    )
+    lease = pipeline.Lease(source_id=str(source.pk), token=str(source.pk))
+    assert lease.renew() == 1
+    source.refresh_from_db()
+    assert timezone.now() - source.heartbeat_at < timedelta(seconds=5)
+    assert pipeline.Lease(source_id=str(source.pk), token=str(source.pk)).renew() == 1
+    # A superseded run (another token) renews nothing.
+    assert pipeline.Lease(source_id=str(source.pk), token=str(Source().pk)).renew() == 0
+
+
+def test_sweeper_removes_what_a_dead_run_left(in_tenant, run_on_commit, settings):
+    settings.CHUNK_SIZE_TOKENS = 20
+    settings.CHUNK_OVERLAP_TOKENS = 2
+    bot = BotProfileFactory()
+    source = _ingest(run_on_commit, SourceFactory(bot_profile=bot, content="Llamas hum to each other. " * 5))
+    live_chunks = set(_points(source))
+    # A run of new content died after committing some batches: a second document with chunks and postings.
+    services.source_update(source=source, changes={"content": "Alpacas are smaller than llamas. " * 40})
+    with mock.patch.object(pipeline, "_switch_version", side_effect=SystemExit("worker killed")):
+        with pytest.raises(SystemExit):
+            pipeline.run_ingestion(source_id=str(source.pk))
+    # (run_ingestion cleans up on the way out; simulate a SIGKILL instead: put the partial run back)
+    Source.objects.filter(pk=source.pk).update(status=SourceStatus.PROCESSING)
+    partial = _ingest_partial(source, bot)
+    Source.objects.filter(pk=source.pk).update(
+        status=SourceStatus.PROCESSING,
+        heartbeat_at=timezone.now() - timedelta(seconds=settings.INGEST_LEASE_SECONDS + 1),
+    )
+    assert Posting.objects.filter(chunk__document=partial).exists()
+
+    assert run_on_commit(sweep_stuck_sources) == 1
+
+    source.refresh_from_db()
+    assert source.status == SourceStatus.ERROR and "stopped responding" in source.error_message
+    assert not Document.objects.filter(pk=partial.pk).exists()
+    assert not Posting.objects.filter(chunk__document_id=partial.pk).exists()
+    assert set(_points(source)) == live_chunks, "the live version stays searchable"
+    assert retrieve(bot=bot, query="llamas hum")
+    assert retrieve(bot=bot, query="alpacas smaller") == []
+    assert _ingest(run_on_commit, source).status == SourceStatus.READY  # accepted again
+
+
+def _ingest_partial(source, bot) -> Document:
+    """What a killed run leaves: a committed batch of a new version (rows + postings), never switched to."""
+    from sources.index import Batch, ChunkEntry
+    from sources.pipeline import lexical
+
+    document = Document.objects.create(source=source, version="dead-run", content_hash="x")
+    text = "Alpacas are smaller than llamas."
+    chunk = Chunk.objects.create(
+        document=document, source=source, point_id=Source().pk, order=0, content=text,
+        char_start=0, char_end=len(text), token_count=6,
+    )  # fmt: skip
+    terms, length = lexical.term_frequencies(text)
+    get_index().write(
+        Batch(
+            bot_id=str(bot.pk), source_id=str(source.pk), document_id=str(document.pk), version="dead-run",
+            entries=[ChunkEntry(chunk_id=str(chunk.pk), point_id=str(chunk.point_id), order=0, terms=terms,
+                                length=length)],
+        )
+    )  # fmt: skip
+    return document
 
 
 def test_sweeper_fails_stuck_sources_in_every_tenant(in_tenant, tenant_b, run_on_commit, captured_events, settings):
     from minirag.tenancy import tenant_context
 
-    long_ago = timezone.now() - timedelta(seconds=settings.INGEST_STUCK_AFTER_SECONDS + 60)
+    long_ago = timezone.now() - timedelta(seconds=settings.INGEST_LEASE_SECONDS + 60)
     stuck = SourceFactory()
     fresh = SourceFactory()
     Source.objects.filter(pk=stuck.pk).update(
@@ -244,7 +316,7 @@ def test_sweeper_fails_stuck_sources_in_every_tenant(in_tenant, tenant_b, run_on
     assert failed == 2
     stuck.refresh_from_db()
     fresh.refresh_from_db()
-    assert stuck.status == SourceStatus.ERROR and "did not finish" in stuck.error_message
+    assert stuck.status == SourceStatus.ERROR and "stopped responding" in stuck.error_message
     assert stuck.ingest_token is None
     assert fresh.status == SourceStatus.PROCESSING
     with tenant_context(tenant_b.tenant):

@@ -1,0 +1,281 @@
+"""The PostgreSQL knowledge index: BM25 postings and pgvector embeddings in the tenant's own schema.
+
+- Sparse leg: an inverted index (`sources_posting`: term, chunk, tf, chunk length, bot) read with an
+  index-only scan; BM25 (k1, b) is scored at query time with the bot's own statistics (document frequencies
+  counted from the postings, chunk count and average length summed over its documents), so one tenant's or
+  bot's data never moves another's scores.
+- Dense leg: `sources_chunkvector`, one HNSW index per embedding space; several models and dimensions coexist.
+- Both legs, RRF fusion and the chunk rows come back in ONE SQL statement.
+- Writes go into the caller's transaction (rows, postings and vectors commit together); deletes cascade from
+  the chunk rows, so a retired version disappears in the transaction that retires it.
+"""
+
+import logging
+import weakref
+from collections.abc import Sequence
+
+from django.db import DatabaseError, connection
+
+from sources.index import schema
+from sources.index.base import (
+    Batch,
+    DenseSpace,
+    IndexDescription,
+    KnowledgeIndex,
+    KnowledgeIndexError,
+    Query,
+    RetrievedChunk,
+)
+from sources.models import EmbeddingSpace
+
+logger = logging.getLogger("minirag.index")
+
+BM25_K1 = 1.2
+BM25_B = 0.75
+RRF_K = 60
+MAX_POSTING_VALUE = 32767  # smallint
+
+NO_PGVECTOR = (
+    "This database has no pgvector extension, so dense (embedding) retrieval is unavailable. Install pgvector "
+    "in PostgreSQL (the embedded PostgreSQL of `make run` has it), or use a bot without an embedding model."
+)
+
+_tuned_connections: "weakref.WeakSet" = weakref.WeakSet()
+
+
+def _vector_literal(values: Sequence[float]) -> str:
+    return "[" + ",".join(repr(float(value)) for value in values) + "]"
+
+
+class PostgresIndex(KnowledgeIndex):
+    name = "postgres"
+    transactional = True
+
+    # --- writes -------------------------------------------------------------------------------------------
+
+    def prepare(self, space: DenseSpace | None) -> None:
+        if space is None:
+            return
+        self._space_id(space, create=True)
+
+    def _space_id(self, space: DenseSpace, *, create: bool) -> int | None:
+        """The space's id; with `create`, also the vector table, the space row and its HNSW index (each
+        statement is a no-op when it exists: a few cheap statements per ingestion run)."""
+        try:
+            with connection.cursor() as cursor:
+                if create:
+                    if not schema.ensure_vector_table(cursor):
+                        raise KnowledgeIndexError(NO_PGVECTOR)
+                    cursor.execute(
+                        "INSERT INTO sources_embeddingspace (model, dimension, created_at) VALUES (%s, %s, now()) "
+                        "ON CONFLICT (model, dimension) DO NOTHING",
+                        [space.model, space.dimension],
+                    )
+                elif not schema.vector_table_exists(cursor):
+                    return None
+                cursor.execute(
+                    "SELECT id FROM sources_embeddingspace WHERE model = %s AND dimension = %s",
+                    [space.model, space.dimension],
+                )
+                row = cursor.fetchone()
+                if row is not None and create:
+                    schema.ensure_hnsw_index(cursor, space_id=row[0], dimension=space.dimension)
+                return row[0] if row else None
+        except DatabaseError as error:
+            raise KnowledgeIndexError(f"The knowledge index is unavailable ({type(error).__name__})") from error
+
+    def write(self, batch: Batch) -> None:
+        if not batch.entries:
+            return
+        space_id = None
+        if batch.space is not None and any(entry.dense is not None for entry in batch.entries):
+            space_id = self._space_id(batch.space, create=False)
+            if space_id is None:
+                raise KnowledgeIndexError("The embedding space was not prepared before writing")
+        try:
+            with connection.cursor() as cursor:
+                raw = cursor.cursor
+                with raw.copy(
+                    "COPY sources_posting (chunk_id, term, bot_profile_id, tf, length) FROM STDIN"
+                ) as copy:
+                    for entry in batch.entries:
+                        length = min(entry.length, MAX_POSTING_VALUE)
+                        for term, tf in entry.terms.items():
+                            copy.write_row((entry.chunk_id, term, batch.bot_id, min(tf, MAX_POSTING_VALUE), length))
+                if space_id is not None:
+                    with raw.copy(
+                        "COPY sources_chunkvector (chunk_id, bot_profile_id, space_id, embedding) FROM STDIN"
+                    ) as copy:
+                        for entry in batch.entries:
+                            if entry.dense is not None:
+                                copy.write_row((entry.chunk_id, batch.bot_id, space_id, _vector_literal(entry.dense)))
+                cursor.execute(
+                    "UPDATE sources_document SET indexed_chunks = indexed_chunks + %s, "
+                    "lexical_terms = lexical_terms + %s WHERE id = %s",
+                    [len(batch.entries), sum(entry.length for entry in batch.entries), batch.document_id],
+                )
+        except DatabaseError as error:
+            raise KnowledgeIndexError(f"The knowledge index could not be written ({type(error).__name__})") from error
+
+    def retire_documents(self, *, source_id: str, document_ids: Sequence[str], versions: Sequence[str]) -> None:
+        """Nothing to do here: deleting the documents deletes their chunks, and the database cascades."""
+
+    def retire_sources(self, *, source_ids: Sequence[str]) -> bool:
+        return True  # as above: the caller deletes the sources' documents in the same transaction
+
+    def clear(self, *, bot_id: str | None = None) -> None:
+        with connection.cursor() as cursor:
+            where, params = ("WHERE bot_profile_id = %s", [bot_id]) if bot_id else ("", [])
+            cursor.execute(f"DELETE FROM sources_posting {where}", params)  # noqa: S608 - fixed fragments
+            if schema.vector_table_exists(cursor):
+                cursor.execute(f"DELETE FROM sources_chunkvector {where}", params)  # noqa: S608
+            cursor.execute(
+                "UPDATE sources_document d SET indexed_chunks = 0, lexical_terms = 0 FROM sources_source s "
+                "WHERE s.id = d.source_id" + (" AND s.bot_profile_id = %s" if bot_id else ""),
+                params,
+            )
+
+    # --- reads --------------------------------------------------------------------------------------------
+
+    def _tune_connection(self) -> None:
+        """Per connection, once: let HNSW scans continue past filtered-out rows (other bots of the tenant)."""
+        connection.ensure_connection()
+        raw = connection.connection
+        if raw in _tuned_connections:
+            return
+        with connection.cursor() as cursor:
+            cursor.execute("SET hnsw.iterative_scan = relaxed_order; SET hnsw.ef_search = 100")
+        _tuned_connections.add(raw)
+
+    def search(self, *, bot_id: str, query: Query, limit: int, score_threshold: float | None) -> list[RetrievedChunk]:
+        candidates = max(limit * 4, 20)
+        params: dict = {"bot": bot_id, "terms": list(query.terms), "candidates": candidates, "limit": limit}
+        legs: list[str] = []
+        ctes: list[str] = []
+        if query.terms:
+            ctes.append(_SPARSE_CTES)
+            params.update(k1=BM25_K1, b=BM25_B)
+            lexical_threshold = score_threshold if query.dense is None else None
+            params["sparse_min"] = lexical_threshold if lexical_threshold is not None else float("-inf")
+            legs.append("SELECT chunk_id, score, rank FROM sparse_ranked")
+        dense_leg = query.dense is not None and query.space is not None
+        if dense_leg:
+            space_id = self._space_id(query.space, create=False)
+            if space_id is None:
+                dense_leg = False  # nothing was ever embedded in this space
+            else:
+                try:
+                    self._tune_connection()
+                except DatabaseError as error:
+                    raise KnowledgeIndexError(f"The knowledge index is unavailable ({type(error).__name__})") from error
+                cast, _ = schema.vector_cast(query.space.dimension)
+                ctes.append(_DENSE_CTES.format(cast=cast, space_id=int(space_id)))
+                params["vector"] = _vector_literal(query.dense)
+                params["dense_min"] = score_threshold if score_threshold is not None else -2.0
+                legs.append("SELECT chunk_id, similarity AS score, rank FROM dense_ranked")
+        if not legs:
+            return []
+        if len(legs) == 1:
+            fused = legs[0]
+        else:
+            fused = (
+                f"SELECT chunk_id, SUM(1.0 / ({RRF_K} + rank)) AS score, 0 AS rank "
+                f"FROM ({' UNION ALL '.join(legs)}) AS legs GROUP BY chunk_id"
+            )
+        sql = (
+            "WITH " + ", ".join(ctes) + f", fused AS ({fused}) "
+            'SELECT c.point_id, c.source_id, s.name, c.document_id, c.content, c.page, c."order", f.score '
+            "FROM fused f JOIN sources_chunk c ON c.id = f.chunk_id JOIN sources_source s ON s.id = c.source_id "
+            "WHERE s.is_active AND c.document_id = s.current_document_id "
+            "ORDER BY f.score DESC, c.point_id LIMIT %(limit)s"
+        )
+        try:
+            with connection.cursor() as cursor:
+                cursor.execute(sql, params)
+                rows = cursor.fetchall()
+        except DatabaseError as error:
+            raise KnowledgeIndexError(f"The knowledge index is unavailable ({type(error).__name__})") from error
+        return [
+            RetrievedChunk(
+                chunk_id=str(point_id),
+                source_id=str(source_id),
+                source_name=name,
+                document_id=str(document_id),
+                content=content,
+                score=float(score),
+                page=page,
+                chunk_index=order,
+            )
+            for point_id, source_id, name, document_id, content, page, order, score in rows
+        ]
+
+    def count_entries(self, *, source_ids: Sequence[str] | None = None, dense: bool = False) -> int:
+        with connection.cursor() as cursor:
+            if dense and not schema.vector_table_exists(cursor):
+                return 0
+            table = "sources_chunkvector" if dense else "sources_posting"
+            sql = f"SELECT count(DISTINCT e.chunk_id) FROM {table} e"  # noqa: S608 - fixed table names
+            params: list = []
+            if source_ids is not None:
+                sql += " JOIN sources_chunk c ON c.id = e.chunk_id WHERE c.source_id = ANY(%s::uuid[])"
+                params.append([str(source_id) for source_id in source_ids])
+            cursor.execute(sql, params)
+            return int(cursor.fetchone()[0])
+
+    def describe(self) -> IndexDescription:
+        try:
+            with connection.cursor() as cursor:
+                installed = schema.vector_extension_installed(cursor)
+                available = installed or schema.vector_extension_available(cursor)
+        except DatabaseError as error:
+            return IndexDescription(self.name, False, f"database unreachable ({type(error).__name__})")
+        if installed:
+            detail = "PostgreSQL (BM25 postings + pgvector HNSW) in each tenant's schema"
+        elif available:
+            detail = "PostgreSQL (BM25 postings); pgvector available, installed with the first dense bot"
+        else:
+            detail = "PostgreSQL, sparse-only: this database has no pgvector extension (dense retrieval unavailable)"
+        return IndexDescription(
+            self.name, True, detail, {"vector_installed": installed, "vector_available": available}
+        )
+
+
+# BM25 over the bot's postings. Document frequencies are counted from the postings of the query's terms (the
+# same rows the score reads); N and the average length are sums over the bot's documents.
+_SPARSE_CTES = """
+stats AS (
+    SELECT GREATEST(COALESCE(SUM(d.indexed_chunks), 0), 1)::float8 AS n,
+           GREATEST(COALESCE(SUM(d.lexical_terms)::float8 / NULLIF(SUM(d.indexed_chunks), 0), 1), 1) AS avgdl
+    FROM sources_document d JOIN sources_source s ON s.id = d.source_id
+    WHERE s.bot_profile_id = %(bot)s
+),
+hits AS MATERIALIZED (
+    SELECT p.term, p.chunk_id, p.tf, p.length FROM sources_posting p
+    WHERE p.bot_profile_id = %(bot)s AND p.term = ANY(%(terms)s::int[])
+),
+df AS (SELECT term, count(*)::float8 AS df FROM hits GROUP BY term),
+sparse AS (
+    SELECT h.chunk_id,
+           SUM(ln(1 + (st.n - df.df + 0.5) / (df.df + 0.5))
+               * h.tf * (%(k1)s + 1) / (h.tf + %(k1)s * (1 - %(b)s + %(b)s * h.length / st.avgdl))) AS score
+    FROM hits h JOIN df USING (term) CROSS JOIN stats st
+    GROUP BY h.chunk_id
+    ORDER BY score DESC LIMIT %(candidates)s
+),
+sparse_ranked AS (
+    SELECT chunk_id, score, row_number() OVER (ORDER BY score DESC, chunk_id) AS rank
+    FROM sparse WHERE score >= %(sparse_min)s
+)"""
+
+_DENSE_CTES = """
+dense AS (
+    SELECT v.chunk_id, 1 - (v.embedding::{cast} <=> %(vector)s::{cast}) AS similarity
+    FROM sources_chunkvector v
+    WHERE v.space_id = {space_id} AND v.bot_profile_id = %(bot)s
+    ORDER BY v.embedding::{cast} <=> %(vector)s::{cast}
+    LIMIT %(candidates)s
+),
+dense_ranked AS (
+    SELECT chunk_id, similarity, row_number() OVER (ORDER BY similarity DESC, chunk_id) AS rank
+    FROM dense WHERE similarity >= %(dense_min)s
+)"""

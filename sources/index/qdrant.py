@@ -1,0 +1,187 @@
+"""The Qdrant knowledge index (`QDRANT_URL`): vectors in the Qdrant server, chunk rows in PostgreSQL.
+
+One collection per embedding space (`minirag_sparse` for sparse-only bots); points carry a lean payload
+(tenant, bot, source, version) and the tenant filter is built in one place (vectorstore.tenant_filter).
+Qdrant cannot join a database transaction, so removals run after the retiring transaction commits; a
+removal that fails marks the sources `purge_pending` (excluded from retrieval) and a task retries it.
+Every hit is checked against the database: only chunks of an active source's current version answer.
+"""
+
+import logging
+from collections.abc import Sequence
+
+from django.db import connection, transaction
+from django.db.models import F
+
+from minirag.integrations import vectorstore
+from sources.index.base import (
+    Batch,
+    DenseSpace,
+    IndexDescription,
+    KnowledgeIndex,
+    KnowledgeIndexError,
+    Query,
+    RetrievedChunk,
+)
+from sources.models import Chunk, Source
+from sources.pipeline import lexical
+
+logger = logging.getLogger("minirag.index")
+
+
+def _tenant_id() -> str:
+    return str(connection.tenant.id)
+
+
+def _collection(space: DenseSpace | None) -> str:
+    if space is None:
+        return vectorstore.SPARSE_COLLECTION
+    return vectorstore.collection_name(embedding_model=space.model, dimension=space.dimension)
+
+
+class QdrantIndex(KnowledgeIndex):
+    name = "qdrant"
+    transactional = False
+
+    def prepare(self, space: DenseSpace | None) -> None:
+        try:
+            vectorstore.ensure_collection(_collection(space), dimension=space.dimension if space else None)
+        except vectorstore.VectorStoreError as error:
+            raise KnowledgeIndexError(str(error)) from error
+
+    def write(self, batch: Batch) -> None:
+        tenant_id = _tenant_id()
+        points = []
+        for entry in batch.entries:
+            # Qdrant applies the IDF itself (collection modifier); the document side carries saturated tf.
+            weights = lexical.saturated_weights(entry.terms, entry.length)
+            points.append(
+                vectorstore.PointData(
+                    id=entry.point_id,
+                    sparse_indices=list(weights),
+                    sparse_values=list(weights.values()),
+                    dense=entry.dense,
+                    payload={
+                        "tenant_id": tenant_id,
+                        "bot_profile_id": batch.bot_id,
+                        "source_id": batch.source_id,
+                        "version": batch.version,
+                    },
+                )
+            )
+        try:
+            vectorstore.upsert_points(_collection(batch.space if points and points[0].dense else None), points)
+        except vectorstore.VectorStoreError as error:
+            raise KnowledgeIndexError(str(error)) from error
+
+    def retire_documents(self, *, source_id: str, document_ids: Sequence[str], versions: Sequence[str]) -> None:
+        tenant_id = _tenant_id()
+
+        def remove() -> None:
+            for version in versions:
+                try:
+                    vectorstore.delete_points(tenant_id=tenant_id, source_ids=[source_id], version=version)
+                except vectorstore.VectorStoreError:
+                    # Harmless for answers: retrieval only returns chunks of current versions.
+                    logger.warning("could not remove old vectors of source %s; filtered at retrieval", source_id)
+
+        transaction.on_commit(remove)
+
+    def retire_sources(self, *, source_ids: Sequence[str]) -> bool:
+        try:
+            vectorstore.delete_points(tenant_id=_tenant_id(), source_ids=list(source_ids))
+        except vectorstore.VectorStoreError:
+            return False
+        return True
+
+    def clear(self, *, bot_id: str | None = None) -> None:
+        tenant_id = _tenant_id()
+        source_ids = Source.objects.all()
+        if bot_id:
+            source_ids = source_ids.filter(bot_profile_id=bot_id)
+        ids = [str(pk) for pk in source_ids.values_list("pk", flat=True)]
+        try:
+            vectorstore.delete_points(tenant_id=tenant_id, source_ids=ids)
+        except vectorstore.VectorStoreError as error:
+            raise KnowledgeIndexError(str(error)) from error
+
+    def search(self, *, bot_id: str, query: Query, limit: int, score_threshold: float | None) -> list[RetrievedChunk]:
+        try:
+            if query.dense is not None and query.space is not None:
+                collection = _collection(query.space)
+            elif query.fallback_model:
+                candidates = vectorstore.collections_for_model(query.fallback_model)
+                if not candidates:
+                    return []
+                collection = candidates[0]
+            else:
+                collection = vectorstore.SPARSE_COLLECTION
+            if query.dense is None and not query.terms:
+                return []
+            pending_purge = Source.objects.filter(bot_profile_id=bot_id, purge_pending=True).values_list("pk", flat=True)
+            indices = list(query.terms)
+            hits = vectorstore.search(
+                collection,
+                tenant_id=_tenant_id(),
+                bot_id=bot_id,
+                sparse_indices=indices,
+                sparse_values=[1.0] * len(indices),
+                dense=query.dense,
+                limit=limit * 2 + 5,  # room for hits the database check below drops (superseded versions)
+                exclude_source_ids=[str(pk) for pk in pending_purge],
+                score_threshold=score_threshold,
+            )
+        except vectorstore.VectorStoreError as error:
+            raise KnowledgeIndexError(str(error)) from error
+        if not hits:
+            return []
+        rows = {
+            str(row["point_id"]): row
+            for row in Chunk.objects.filter(
+                point_id__in=[hit.id for hit in hits],
+                source__bot_profile_id=bot_id,
+                source__is_active=True,
+                document_id=F("source__current_document_id"),
+            ).values("point_id", "source_id", "source__name", "document_id", "content", "page", "order")
+        }
+        results: list[RetrievedChunk] = []
+        for hit in hits:
+            row = rows.get(hit.id)
+            if row is None:
+                continue
+            results.append(
+                RetrievedChunk(
+                    chunk_id=hit.id,
+                    source_id=str(row["source_id"]),
+                    source_name=row["source__name"],
+                    document_id=str(row["document_id"]),
+                    content=row["content"],
+                    score=hit.score,
+                    page=row["page"],
+                    chunk_index=row["order"],
+                )
+            )
+            if len(results) >= limit:
+                break
+        return results
+
+    def count_entries(self, *, source_ids: Sequence[str] | None = None, dense: bool = False) -> int:
+        tenant_id = _tenant_id()
+        ids = list(source_ids) if source_ids is not None else None
+        try:
+            names = vectorstore.managed_collections()
+            if dense:
+                names = [name for name in names if name != vectorstore.SPARSE_COLLECTION]
+            return sum(vectorstore.count_points(name, tenant_id=tenant_id, source_ids=ids) for name in names)
+        except vectorstore.VectorStoreError as error:
+            raise KnowledgeIndexError(str(error)) from error
+
+    def describe(self) -> IndexDescription:
+        try:
+            collections = vectorstore.managed_collections()
+        except vectorstore.VectorStoreError as error:
+            return IndexDescription(self.name, False, str(error))
+        where = "in-memory test double" if vectorstore.is_local_mode() else "server"
+        return IndexDescription(
+            self.name, True, f"Qdrant {where} with {len(collections)} MiniRAG collection(s)", {"collections": collections}
+        )
