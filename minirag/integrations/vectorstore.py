@@ -275,6 +275,20 @@ def point_ids(name: str, *, tenant_id: str, source_ids: Sequence[str] | None = N
                 return ids
 
 
+def dense_vectors(name: str, ids: Sequence[str]) -> dict[str, list[float]]:
+    """The dense vectors of these points (a rebuild reuses them)."""
+    client = get_client()
+    with _guard("reading vectors"):
+        if not ids or not client.collection_exists(name):
+            return {}
+        records = client.retrieve(name, ids=list(ids), with_payload=False, with_vectors=[DENSE_VECTOR])
+    return {
+        str(r.id): list(r.vector[DENSE_VECTOR])
+        for r in records
+        if isinstance(r.vector, dict) and DENSE_VECTOR in r.vector
+    }
+
+
 # --- Search -------------------------------------------------------------------------------------------------
 
 

@@ -1,7 +1,7 @@
 """The knowledge index: one interface (sources.index.base), two implementations, chosen by settings.
 
-    from sources.index import get_index
-    get_index().search(bot_id=..., query=Query(terms=...), limit=5, score_threshold=None)
+from sources.index import get_index
+get_index().search(bot_id=..., query=Query(terms=...), limit=5, score_threshold=None)
 """
 
 from django.conf import settings

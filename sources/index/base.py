@@ -117,8 +117,14 @@ class KnowledgeIndex(ABC):
         """How many chunks have index entries (lexical, or dense when `dense`), for tests and diagnostics."""
 
     @abstractmethod
-    def clear(self, *, bot_id: str | None = None) -> None:
-        """Drop the index entries of the bot (or of the whole tenant) before a rebuild."""
+    def clear(self, *, bot_id: str | None = None, source_ids: Sequence[str] | None = None) -> None:
+        """Drop the index entries (not the chunk rows) of these sources, of the bot, or of the whole tenant,
+        before a rebuild."""
+
+    @abstractmethod
+    def stored_vectors(self, *, chunks: Sequence[tuple[str, str]], model: str) -> dict[str, list[float]]:
+        """The dense vectors of `model` this index holds for (chunk_id, point_id) pairs, by chunk_id (a rebuild
+        reuses them instead of paying the provider again)."""
 
     @abstractmethod
     def describe(self) -> IndexDescription:

@@ -95,9 +95,7 @@ class PostgresIndex(KnowledgeIndex):
         try:
             with connection.cursor() as cursor:
                 raw = cursor.cursor
-                with raw.copy(
-                    "COPY sources_posting (chunk_id, term, bot_profile_id, tf, length) FROM STDIN"
-                ) as copy:
+                with raw.copy("COPY sources_posting (chunk_id, term, bot_profile_id, tf, length) FROM STDIN") as copy:
                     for entry in batch.entries:
                         length = min(entry.length, MAX_POSTING_VALUE)
                         for term, tf in entry.terms.items():
@@ -123,17 +121,39 @@ class PostgresIndex(KnowledgeIndex):
     def retire_sources(self, *, source_ids: Sequence[str]) -> bool:
         return True  # as above: the caller deletes the sources' documents in the same transaction
 
-    def clear(self, *, bot_id: str | None = None) -> None:
+    def clear(self, *, bot_id: str | None = None, source_ids: Sequence[str] | None = None) -> None:
+        conditions, params = [], []
+        if bot_id:
+            conditions.append("s.bot_profile_id = %s")
+            params.append(bot_id)
+        if source_ids is not None:
+            conditions.append("s.id = ANY(%s::uuid[])")
+            params.append([str(source_id) for source_id in source_ids])
+        scope = " AND ".join(conditions) or "TRUE"
+        chunks = f"SELECT c.id FROM sources_chunk c JOIN sources_source s ON s.id = c.source_id WHERE {scope}"
         with connection.cursor() as cursor:
-            where, params = ("WHERE bot_profile_id = %s", [bot_id]) if bot_id else ("", [])
-            cursor.execute(f"DELETE FROM sources_posting {where}", params)  # noqa: S608 - fixed fragments
+            cursor.execute(f"DELETE FROM sources_posting WHERE chunk_id IN ({chunks})", params)  # noqa: S608
             if schema.vector_table_exists(cursor):
-                cursor.execute(f"DELETE FROM sources_chunkvector {where}", params)  # noqa: S608
+                cursor.execute(f"DELETE FROM sources_chunkvector WHERE chunk_id IN ({chunks})", params)  # noqa: S608
             cursor.execute(
                 "UPDATE sources_document d SET indexed_chunks = 0, lexical_terms = 0 FROM sources_source s "
-                "WHERE s.id = d.source_id" + (" AND s.bot_profile_id = %s" if bot_id else ""),
+                f"WHERE s.id = d.source_id AND {scope}",  # noqa: S608 - fixed fragments
                 params,
             )
+
+    def stored_vectors(self, *, chunks: Sequence[tuple[str, str]], model: str) -> dict[str, list[float]]:
+        if not chunks:
+            return {}
+        with connection.cursor() as cursor:
+            if not schema.vector_table_exists(cursor):
+                return {}
+            cursor.execute(
+                "SELECT v.chunk_id, v.embedding::text FROM sources_chunkvector v "
+                "JOIN sources_embeddingspace e ON e.id = v.space_id "
+                "WHERE e.model = %s AND v.chunk_id = ANY(%s::uuid[])",
+                [model, [chunk_id for chunk_id, _ in chunks]],
+            )
+            return {str(chunk_id): [float(x) for x in text.strip("[]").split(",")] for chunk_id, text in cursor}
 
     # --- reads --------------------------------------------------------------------------------------------
 
@@ -235,9 +255,7 @@ class PostgresIndex(KnowledgeIndex):
             detail = "PostgreSQL (BM25 postings); pgvector available, installed with the first dense bot"
         else:
             detail = "PostgreSQL, sparse-only: this database has no pgvector extension (dense retrieval unavailable)"
-        return IndexDescription(
-            self.name, True, detail, {"vector_installed": installed, "vector_available": available}
-        )
+        return IndexDescription(self.name, True, detail, {"vector_installed": installed, "vector_available": available})
 
 
 # BM25 over the bot's postings. Document frequencies are counted from the postings of the query's terms (the

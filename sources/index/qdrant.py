@@ -89,21 +89,31 @@ class QdrantIndex(KnowledgeIndex):
 
     def retire_sources(self, *, source_ids: Sequence[str]) -> bool:
         try:
-            vectorstore.delete_points(tenant_id=_tenant_id(), source_ids=list(source_ids))
+            vectorstore.delete_points(tenant_id=_tenant_id(), source_ids=[str(pk) for pk in source_ids])
         except vectorstore.VectorStoreError:
             return False
         return True
 
-    def clear(self, *, bot_id: str | None = None) -> None:
-        tenant_id = _tenant_id()
-        source_ids = Source.objects.all()
+    def clear(self, *, bot_id: str | None = None, source_ids: Sequence[str] | None = None) -> None:
+        sources = Source.objects.all()
         if bot_id:
-            source_ids = source_ids.filter(bot_profile_id=bot_id)
-        ids = [str(pk) for pk in source_ids.values_list("pk", flat=True)]
+            sources = sources.filter(bot_profile_id=bot_id)
+        if source_ids is not None:
+            sources = sources.filter(pk__in=source_ids)
+        ids = [str(pk) for pk in sources.values_list("pk", flat=True)]
         try:
-            vectorstore.delete_points(tenant_id=tenant_id, source_ids=ids)
+            vectorstore.delete_points(tenant_id=_tenant_id(), source_ids=ids)
         except vectorstore.VectorStoreError as error:
             raise KnowledgeIndexError(str(error)) from error
+
+    def stored_vectors(self, *, chunks: Sequence[tuple[str, str]], model: str) -> dict[str, list[float]]:
+        by_point = {point_id: chunk_id for chunk_id, point_id in chunks}
+        try:
+            collections = vectorstore.collections_for_model(model)
+            found = vectorstore.dense_vectors(collections[0], list(by_point)) if collections else {}
+        except vectorstore.VectorStoreError as error:
+            raise KnowledgeIndexError(str(error)) from error
+        return {by_point[point_id]: vector for point_id, vector in found.items() if point_id in by_point}
 
     def search(self, *, bot_id: str, query: Query, limit: int, score_threshold: float | None) -> list[RetrievedChunk]:
         try:
@@ -118,7 +128,9 @@ class QdrantIndex(KnowledgeIndex):
                 collection = vectorstore.SPARSE_COLLECTION
             if query.dense is None and not query.terms:
                 return []
-            pending_purge = Source.objects.filter(bot_profile_id=bot_id, purge_pending=True).values_list("pk", flat=True)
+            pending_purge = Source.objects.filter(bot_profile_id=bot_id, purge_pending=True).values_list(
+                "pk", flat=True
+            )
             indices = list(query.terms)
             hits = vectorstore.search(
                 collection,
@@ -167,7 +179,7 @@ class QdrantIndex(KnowledgeIndex):
 
     def count_entries(self, *, source_ids: Sequence[str] | None = None, dense: bool = False) -> int:
         tenant_id = _tenant_id()
-        ids = list(source_ids) if source_ids is not None else None
+        ids = [str(source_id) for source_id in source_ids] if source_ids is not None else None
         try:
             names = vectorstore.managed_collections()
             if dense:
@@ -183,5 +195,8 @@ class QdrantIndex(KnowledgeIndex):
             return IndexDescription(self.name, False, str(error))
         where = "in-memory test double" if vectorstore.is_local_mode() else "server"
         return IndexDescription(
-            self.name, True, f"Qdrant {where} with {len(collections)} MiniRAG collection(s)", {"collections": collections}
+            self.name,
+            True,
+            f"Qdrant {where} with {len(collections)} MiniRAG collection(s)",
+            {"collections": collections},
         )

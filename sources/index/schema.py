@@ -138,4 +138,3 @@ def describe_database() -> dict:
             "vector_available": vector_extension_available(cursor),
             "vector_installed": vector_extension_installed(cursor),
         }
-
