@@ -181,6 +181,9 @@ class Posting(models.Model):
         managed = False
         db_table = "sources_posting"
 
+    def __str__(self) -> str:
+        return f"{self.term}@{self.chunk_id}"
+
 
 class ChunkVector(models.Model):
     """A chunk's dense embedding in one embedding space (pgvector; ON DELETE CASCADE from the chunk)."""
@@ -195,3 +198,6 @@ class ChunkVector(models.Model):
     class Meta:
         managed = False
         db_table = "sources_chunkvector"
+
+    def __str__(self) -> str:
+        return f"vector of {self.chunk_id}"

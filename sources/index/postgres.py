@@ -26,7 +26,6 @@ from sources.index.base import (
     Query,
     RetrievedChunk,
 )
-from sources.models import EmbeddingSpace
 
 logger = logging.getLogger("minirag.index")
 
@@ -132,12 +131,12 @@ class PostgresIndex(KnowledgeIndex):
         scope = " AND ".join(conditions) or "TRUE"
         chunks = f"SELECT c.id FROM sources_chunk c JOIN sources_source s ON s.id = c.source_id WHERE {scope}"
         with connection.cursor() as cursor:
-            cursor.execute(f"DELETE FROM sources_posting WHERE chunk_id IN ({chunks})", params)  # noqa: S608
+            cursor.execute(f"DELETE FROM sources_posting WHERE chunk_id IN ({chunks})", params)
             if schema.vector_table_exists(cursor):
-                cursor.execute(f"DELETE FROM sources_chunkvector WHERE chunk_id IN ({chunks})", params)  # noqa: S608
+                cursor.execute(f"DELETE FROM sources_chunkvector WHERE chunk_id IN ({chunks})", params)
             cursor.execute(
                 "UPDATE sources_document d SET indexed_chunks = 0, lexical_terms = 0 FROM sources_source s "
-                f"WHERE s.id = d.source_id AND {scope}",  # noqa: S608 - fixed fragments
+                f"WHERE s.id = d.source_id AND {scope}",
                 params,
             )
 
@@ -234,7 +233,7 @@ class PostgresIndex(KnowledgeIndex):
             if dense and not schema.vector_table_exists(cursor):
                 return 0
             table = "sources_chunkvector" if dense else "sources_posting"
-            sql = f"SELECT count(DISTINCT e.chunk_id) FROM {table} e"  # noqa: S608 - fixed table names
+            sql = f"SELECT count(DISTINCT e.chunk_id) FROM {table} e"
             params: list = []
             if source_ids is not None:
                 sql += " JOIN sources_chunk c ON c.id = e.chunk_id WHERE c.source_id = ANY(%s::uuid[])"

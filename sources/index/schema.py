@@ -118,7 +118,7 @@ def create_vector_table_if_possible(apps, schema_editor) -> None:
             cursor.execute("SAVEPOINT minirag_vector")
             created = ensure_vector_table(cursor)
             cursor.execute("RELEASE SAVEPOINT minirag_vector")
-        except Exception as error:  # e.g. not allowed to create extensions: sparse-only until an operator does
+        except Exception as error:  # noqa: BLE001 - e.g. no right to create extensions: sparse-only until then
             cursor.execute("ROLLBACK TO SAVEPOINT minirag_vector")
             logger.warning("pgvector unavailable (%s); dense retrieval is off until it is installed", error)
             created = False

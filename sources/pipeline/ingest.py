@@ -136,7 +136,7 @@ class Lease:
         with connection.cursor() as cursor:
             cursor.execute("SET lock_timeout = '2s'")
             cursor.execute(
-                f'UPDATE "{self.schema_name}".sources_source SET heartbeat_at = now() '  # noqa: S608 - schema name
+                f'UPDATE "{self.schema_name}".sources_source SET heartbeat_at = now() '
                 "WHERE id = %s AND ingest_token = %s AND status = 'processing'",
                 [self.source_id, self.token],
             )
