@@ -120,13 +120,13 @@ TEMPLATES = [
 ]
 
 # --- Database ---------------------------------------------------------------------------------------
-DATABASES = {
-    "default": env.db_url(
-        "DATABASE_URL",
-        default="postgres://postgres@127.0.0.1:5432/minirag",
-        engine="django_tenants.postgresql_backend",
-    )
-}
+# DATABASE_URL (environment or .env); else what a running `make run` published in var/runtime.env; else the
+# embedded PostgreSQL's socket under var/pgdata (minirag/runtime.py). Never a server nobody configured.
+from minirag import runtime as _runtime  # noqa: E402 - needs no Django; read before the URLs below
+
+_PUBLISHED = _runtime.published()
+DATABASE_URL = env.str("DATABASE_URL", default="") or _PUBLISHED.get("DATABASE_URL") or _runtime.embedded_database_url()
+DATABASES = {"default": env.db_url_config(DATABASE_URL, engine="django_tenants.postgresql_backend")}
 DATABASES["default"]["CONN_MAX_AGE"] = env.int("DATABASE_CONN_MAX_AGE", default=60)
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 DATABASES["default"].setdefault("TEST", {})["NAME"] = env.str("TEST_DATABASE_NAME", default="test_minirag")
@@ -218,10 +218,12 @@ DATA_UPLOAD_MAX_NUMBER_FIELDS = 1000
 API_MAX_PAGE_SIZE = env.int("API_MAX_PAGE_SIZE", default=100)
 
 # --- Redis, Celery -----------------------------------------------------------------------------------
-REDIS_URL = env.str("REDIS_URL", default="")
-CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default=REDIS_URL)
+# Each from the environment (or .env), else from a running `make run` (var/runtime.env, its embedded Redis).
+REDIS_URL = env.str("REDIS_URL", default="") or _PUBLISHED.get("REDIS_URL", "")
+CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default="") or _PUBLISHED.get("CELERY_BROKER_URL") or REDIS_URL
 CELERY_RESULT_BACKEND = env.str("CELERY_RESULT_BACKEND", default="") or None
-# Without a broker, tasks run eagerly in the web process (single-process dev mode and tests).
+# Without a broker, tasks run in the calling process: tests that are not about the queue, and a manage.py
+# command while `make run` is stopped. `make run` and docker-compose always have a broker and a worker.
 CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=not CELERY_BROKER_URL)
 CELERY_TASK_EAGER_PROPAGATES = True
 CELERY_TASK_ACKS_LATE = True
@@ -237,6 +239,9 @@ CELERY_TASK_ROUTES = {
     "minirag.webhooks.tasks.*": {"queue": "webhooks"},
 }
 CELERY_BEAT_SCHEDULE: dict = {}  # filled by the apps' tasks modules (sweeper, refresh)
+# Beat leaves a heartbeat in Redis (manage.py doctor reads it) and wakes at least this often, seconds.
+CELERY_BEAT_SCHEDULER = "minirag.celery:HeartbeatScheduler"
+CELERY_BEAT_MAX_LOOP_INTERVAL = env.int("CELERY_BEAT_MAX_LOOP_INTERVAL", default=30)
 
 # --- Qdrant, LLM providers ---------------------------------------------------------------------------
 QDRANT_URL = env.str("QDRANT_URL", default="")
