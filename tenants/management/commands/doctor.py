@@ -1,6 +1,10 @@
-"""`manage.py doctor`: check settings, database, broker, Qdrant and provider keys; say what is wrong and how
-to fix it. Exit status 1 when something is broken (a FAIL), 0 otherwise (warnings included)."""
+"""`manage.py doctor`: check settings, the database (and its pgvector), the broker, a worker, beat, the
+knowledge index and provider keys; say what is wrong and how to fix it. Exit status 1 when something is
+broken (a FAIL), 0 otherwise (warnings included). It reads the same configuration as the server (including
+var/runtime.env while `make run` is up) and answers in a few seconds."""
 
+import os
+import threading
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
@@ -9,6 +13,7 @@ from django.core.management.base import BaseCommand
 from django.db import connection
 
 OK, WARN, FAIL = "OK", "WARN", "FAIL"
+WORKER_PING_SECONDS = 1.0
 _DEV_ENCRYPTION_KEY = "ZGV2ZWxvcG1lbnQta2V5LW5vdC1mb3ItcHJvZHVjdGk="
 
 
@@ -100,21 +105,47 @@ def check_settings() -> list[Finding]:
     return found
 
 
+def check_runtime() -> list[Finding]:
+    """Where this command's database and broker come from, so its answers can be compared with the server's."""
+    from minirag import runtime
+
+    running = runtime.published()
+    if running:
+        return [
+            Finding(
+                "runtime",
+                OK,
+                f"make run is up (pid {running['MINIRAG_LAUNCHER_PID']}, port {running.get('PORT', '?')}): "
+                "checking the services it runs (var/runtime.env)",
+            )
+        ]
+    if os.environ.get(runtime.ATTACHED_MARKER):
+        return [
+            Finding(
+                "runtime",
+                WARN,
+                "make run is not running: this command started the embedded PostgreSQL for itself",
+                "Start `make run` for the web server, the worker and beat.",
+            )
+        ]
+    return []
+
+
 def check_database() -> list[Finding]:
-    from django.db.migrations.executor import MigrationExecutor
+    from minirag.startup import public_schema_pending, schemas_missing_migrations
 
-    from tenants.models import Tenant
-
+    database = settings.DATABASES["default"]
     try:
         with connection.cursor() as cursor:
-            cursor.execute("SELECT current_setting('server_version')")
-            version = cursor.fetchone()[0]
-        connection.set_schema_to_public()
-        executor = MigrationExecutor(connection)
-        pending = executor.migration_plan(executor.loader.graph.leaf_nodes())
+            cursor.execute(
+                "SELECT current_setting('server_version'), "
+                "(SELECT extversion FROM pg_extension WHERE extname = 'vector'), "
+                "EXISTS (SELECT 1 FROM pg_available_extensions WHERE name = 'vector')"
+            )
+            version, vector_installed, vector_available = cursor.fetchone()
+        shared_pending = public_schema_pending()
     except Exception as error:  # noqa: BLE001
-        database = settings.DATABASES["default"]
-        where = f"database {database.get('NAME')!r} on {database.get('HOST') or 'the local socket'}"
+        where = f"database {database.get('NAME')!r} on {_database_host(database)}"
         if "does not exist" in str(error):
             return [
                 Finding(
@@ -129,45 +160,66 @@ def check_database() -> list[Finding]:
                 "database",
                 FAIL,
                 f"cannot reach {where} ({type(error).__name__})",
-                "Check DATABASE_URL and that PostgreSQL is running (make run starts an embedded one "
-                "when DATABASE_URL is unset).",
+                "Start `make run` (it runs the embedded PostgreSQL when DATABASE_URL is unset), or check "
+                "DATABASE_URL and that its server is running.",
             )
         ]
-    found = [Finding("database", OK, f"PostgreSQL {version}")]
-    shared_pending = [f"{m.app_label}.{m.name}" for m, _ in pending]
+    found = [Finding("database", OK, f"PostgreSQL {version} at {_database_host(database)}")]
+    if vector_installed:
+        found.append(Finding("database", OK, f"pgvector {vector_installed} installed (`vector` extension)"))
+    elif vector_available:
+        found.append(
+            Finding(
+                "database",
+                WARN,
+                "pgvector is available but not installed in this database",
+                "Run: python manage.py migrate_schemas --shared (a migration creates the extension)",
+            )
+        )
+    else:
+        found.append(
+            Finding(
+                "database",
+                WARN,
+                "this server has no pgvector (`vector` extension): dense retrieval is unavailable, sparse (BM25) "
+                "retrieval works",
+                "Install pgvector on the server, or unset DATABASE_URL to use the embedded PostgreSQL (ships it).",
+            )
+        )
     if shared_pending:
         found.append(
             Finding(
                 "database",
                 FAIL,
                 f"{len(shared_pending)} migration(s) not applied to the public schema (e.g. {shared_pending[0]})",
-                "Run: python manage.py migrate_schemas --shared",
+                "Run: python manage.py migrate_schemas --shared (make run does it at start)",
             )
         )
-    known = {(app, name) for app, name in executor.loader.graph.nodes}
-    stale = []
-    tenants = list(Tenant.objects.exclude(schema_name="public").values_list("schema_name", flat=True))
-    for schema in tenants:
-        with connection.cursor() as cursor:
-            cursor.execute(f'SELECT app, name FROM "{schema}".django_migrations')  # schema names come from the DB
-            applied = set(cursor.fetchall())
-        from tenants.schema import tenant_app_labels
+        return found
+    from tenants.models import Tenant
 
-        labels = set(tenant_app_labels())
-        if {key for key in known if key[0] in labels} - applied:
-            stale.append(schema)
+    total = Tenant.objects.exclude(schema_name="public").count()
+    stale = schemas_missing_migrations()
     if stale:
         found.append(
             Finding(
                 "database",
                 FAIL,
-                f"{len(stale)} of {len(tenants)} tenant schema(s) miss migrations (e.g. {stale[0]})",
-                "Run: python manage.py migrate_schemas --tenant",
+                f"{len(stale)} of {total} tenant schema(s) miss migrations (e.g. {stale[0]})",
+                "Run: python -m minirag.startup --migrate-only (or restart make run), or "
+                "python manage.py migrate_schemas --tenant",
             )
         )
     else:
-        found.append(Finding("database", OK, f"{len(tenants)} tenant schema(s) up to date"))
+        found.append(Finding("database", OK, f"{total} tenant schema(s) up to date"))
     return found
+
+
+def _database_host(database: dict) -> str:
+    host = database.get("HOST") or database.get("OPTIONS", {}).get("host") or ""
+    if host.startswith("/"):
+        return f"the socket in {host}"
+    return f"{host}:{database.get('PORT') or 5432}" if host else "the local socket"
 
 
 def check_broker() -> list[Finding]:
@@ -177,23 +229,25 @@ def check_broker() -> list[Finding]:
             Finding(
                 "broker",
                 WARN,
-                "no broker: tasks (ingestion, webhooks, scheduled refresh) run inside the "
-                "web process and beat does not run.",
-                "Set CELERY_BROKER_URL (or REDIS_URL), e.g. redis://localhost:6379/0, and run a worker and beat.",
+                "no broker: tasks (ingestion, webhooks, scheduled refresh) run in the calling process and beat "
+                "does not run.",
+                "Set CELERY_BROKER_URL (or REDIS_URL) and run a worker and beat, or start `make run` (it runs "
+                "an embedded Redis, a worker and beat).",
             )
         ]
     from minirag.celery import app
 
+    timeout = settings.HEALTH_CHECK_TIMEOUT_SECONDS
     try:
         with app.connection_for_write() as conn:
-            conn.ensure_connection(max_retries=1, interval_start=0, timeout=settings.HEALTH_CHECK_TIMEOUT_SECONDS)
+            conn.ensure_connection(max_retries=1, interval_start=0, timeout=timeout)
     except Exception as error:  # noqa: BLE001
         return [
             Finding(
                 "broker",
                 FAIL,
                 f"cannot reach the broker at {_redact(url)} ({type(error).__name__})",
-                "Start Redis, or fix CELERY_BROKER_URL (host, port, password).",
+                "Start Redis (or `make run`), or fix CELERY_BROKER_URL (host, port, password).",
             )
         ]
     found = [Finding("broker", OK, f"broker reachable at {_redact(url)}")]
@@ -206,35 +260,95 @@ def check_broker() -> list[Finding]:
                 "Unset CELERY_TASK_ALWAYS_EAGER so tasks go to the worker.",
             )
         )
-    return found
+    return found + check_worker(app) + check_beat()
 
 
-def check_qdrant() -> list[Finding]:
-    from minirag.health import check_qdrant as probe
+WORKER_QUEUES = {"default", "ingest", "webhooks"}
 
-    result = probe()
-    where = _redact(settings.QDRANT_URL) if settings.QDRANT_URL else f"embedded at {settings.QDRANT_PATH}"
-    if result["status"] != "ok":
+
+def check_worker(app) -> list[Finding]:
+    try:
+        replies = app.control.inspect(timeout=WORKER_PING_SECONDS).active_queues() or {}
+    except Exception as error:  # noqa: BLE001
+        return [Finding("worker", FAIL, f"could not ask the workers ({type(error).__name__}: {error})")]
+    if not replies:
         return [
             Finding(
-                "qdrant",
+                "worker",
                 FAIL,
-                f"Qdrant {where}: {result.get('detail', 'error')}",
-                "Start Qdrant or fix QDRANT_URL / QDRANT_API_KEY; unset QDRANT_URL to use the embedded "
-                "local mode (single process only).",
+                f"no Celery worker answered within {WORKER_PING_SECONDS:g}s: uploads and ingestions stay queued",
+                "Start `make run`, or: celery -A minirag worker -Q default,ingest,webhooks",
             )
         ]
-    found = [Finding("qdrant", OK, f"Qdrant {where} answers")]
-    if not settings.QDRANT_URL:
+    consumed = {queue["name"] for queues in replies.values() for queue in queues or []}
+    names = ", ".join(sorted(replies))
+    found = [Finding("worker", OK, f"{len(replies)} worker(s) answering: {names}")]
+    if WORKER_QUEUES - consumed:
+        missing = ", ".join(sorted(WORKER_QUEUES - consumed))
         found.append(
             Finding(
-                "qdrant",
-                WARN,
-                "embedded Qdrant admits one process, so no separate worker can index.",
-                "For production set QDRANT_URL to a Qdrant server.",
+                "worker",
+                FAIL,
+                f"no worker consumes the queue(s) {missing}",
+                "Start a worker with -Q default,ingest,webhooks",
             )
         )
     return found
+
+
+def check_beat() -> list[Finding]:
+    from minirag.celery import BEAT_HEARTBEAT_TTL, app, read_beat_heartbeat
+
+    try:
+        beat = read_beat_heartbeat()
+    except Exception as error:  # noqa: BLE001
+        return [Finding("beat", WARN, f"could not read beat's heartbeat ({type(error).__name__})")]
+    if beat is None:
+        if not (app.conf.broker_url or "").startswith(("redis://", "rediss://", "unix://")):
+            return [Finding("beat", WARN, "cannot tell whether beat runs (its heartbeat needs a Redis broker)")]
+        return [
+            Finding(
+                "beat",
+                FAIL,
+                f"no heartbeat from celery beat in the last {BEAT_HEARTBEAT_TTL}s: the stuck-ingestion sweeper, "
+                "scheduled refresh and log pruning do not run",
+                "Start `make run`, or: celery -A minirag beat",
+            )
+        ]
+    return [
+        Finding(
+            "beat",
+            OK,
+            f"celery beat alive (pid {beat['pid']} on {beat['host']}, last tick {beat['age']:.0f}s ago; "
+            f"{len(beat.get('entries', []))} scheduled entries)",
+        )
+    ]
+
+
+def check_index() -> list[Finding]:
+    if settings.KNOWLEDGE_INDEX == "postgres":
+        return [
+            Finding(
+                "index",
+                OK,
+                "knowledge index: PostgreSQL (each tenant's schema: BM25 postings, pgvector embeddings)",
+            )
+        ]
+    from minirag.health import check_qdrant as probe
+
+    result = probe()
+    where = _redact(settings.QDRANT_URL) if settings.QDRANT_URL else "in memory (tests)"
+    if result["status"] != "ok":
+        return [
+            Finding(
+                "index",
+                FAIL,
+                f"knowledge index: Qdrant at {where}: {result.get('detail', 'error')}",
+                "Start the Qdrant server or fix QDRANT_URL / QDRANT_API_KEY (or set KNOWLEDGE_INDEX=postgres).",
+            )
+        ]
+    version = f" {result['version']}" if result.get("version") else ""
+    return [Finding("index", OK, f"knowledge index: Qdrant{version} at {where} answers")]
 
 
 def check_provider_keys() -> list[Finding]:
@@ -270,16 +384,32 @@ def check_provider_keys() -> list[Finding]:
     return found
 
 
-CHECKS = (check_settings, check_database, check_broker, check_qdrant, check_provider_keys)
+def _import_litellm() -> None:
+    try:
+        import litellm  # noqa: F401
+    except Exception:  # noqa: BLE001, S110 - the provider check reports it
+        pass
+
+
+CHECKS = (check_runtime, check_settings, check_database, check_broker, check_index, check_provider_keys)
 
 
 class Command(BaseCommand):
-    help = "Check settings, database, broker, Qdrant and provider keys; print what is wrong and how to fix it."
+    help = (
+        "Check settings, database (+ pgvector), broker, worker, beat, knowledge index and provider keys; "
+        "print what is wrong and how to fix it."
+    )
 
     def handle(self, *args, **options):
+        # LiteLLM (provider keys) takes seconds to import: do it while the other checks wait on the network.
+        threading.Thread(target=_import_litellm, daemon=True).start()
         findings: list[Finding] = []
         for check in CHECKS:
-            findings.extend(check())
+            try:
+                findings.extend(check())
+            except Exception as error:  # noqa: BLE001 - a check that breaks is a finding, never a traceback
+                area = check.__name__.removeprefix("check_")
+                findings.append(Finding(area, FAIL, f"the check itself failed ({type(error).__name__}: {error})"))
         styles = {OK: self.style.SUCCESS, WARN: self.style.WARNING, FAIL: self.style.ERROR}
         for finding in findings:
             self.stdout.write(f"{styles[finding.level](f'[{finding.level:4}]')} {finding.area:9} {finding.message}")
