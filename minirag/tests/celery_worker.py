@@ -25,8 +25,8 @@ def require_redis() -> str:
 
 def reset_pools(app) -> None:
     """Forget broker connections and routing built from an earlier configuration (both are cached),
-    including kombu's global producer pools and a stopped worker's event loop, which would otherwise never
-    fire a later worker's ETA timers."""
+    including kombu's global producer pools, remote control's pool and a stopped worker's event loop, which
+    would otherwise never fire a later worker's ETA timers."""
     from kombu import pools
     from kombu.asynchronous import set_event_loop
 
@@ -35,6 +35,8 @@ def reset_pools(app) -> None:
     if app._pool is not None:
         app._pool.force_close_all()
     app._pool = None
+    # Remote control (ping, inspect) caches the producer pool it first used: forget it with the rest.
+    app.__dict__.pop("control", None)
     if "amqp" in app.__dict__:
         amqp = app.__dict__["amqp"]
         amqp._producer_pool = None
@@ -69,3 +71,81 @@ def running_worker(route: str, *, queue_prefix: str):
         app.conf.update(saved)
         reset_pools(app)
         redis.Redis.from_url(broker).delete(queue)
+
+
+def database_url_for_subprocess() -> str:
+    """A URL for the test database (the one this test session uses), for processes started by a test."""
+    from urllib.parse import quote, urlencode
+
+    from django.db import connection
+
+    database = connection.settings_dict
+    user = quote(database.get("USER") or "", safe="")
+    if database.get("PASSWORD"):
+        user += ":" + quote(database["PASSWORD"], safe="")
+    netloc = f"{user}@{database.get('HOST') or ''}" + (f":{database['PORT']}" if database.get("PORT") else "")
+    options = {key: value for key, value in (database.get("OPTIONS") or {}).items() if isinstance(value, str)}
+    return f"postgres://{netloc}/{database['NAME']}" + (f"?{urlencode(options)}" if options else "")
+
+
+def subprocess_env(**overrides: str) -> dict[str, str]:
+    """The environment of a manage.py/celery process started by a test: the test settings, the test database
+    and media directory, no `.env` and no `make run` runtime file unless a test passes its own."""
+    from django.conf import settings
+
+    environment = dict(os.environ)
+    for name in ("DATABASE_URL", "REDIS_URL", "CELERY_BROKER_URL"):
+        environment.pop(name, None)
+    environment.update(
+        DJANGO_SETTINGS_MODULE="minirag.settings_test",
+        DATABASE_URL=database_url_for_subprocess(),
+        MEDIA_ROOT=str(settings.MEDIA_ROOT),
+        MINIRAG_ENV_FILE=os.devnull,
+        MINIRAG_RUNTIME_FILE="",
+    )
+    environment.update(overrides)
+    return environment
+
+
+@contextmanager
+def worker_process(*, queues: str = "default,ingest,webhooks", concurrency: int = 1, timeout: float = 60):
+    """A real `celery worker` process (prefork) on the test database and the test Redis; yields the Popen so a
+    test can SIGKILL it. Data the worker must see has to be committed (django_db(transaction=True))."""
+    import subprocess
+    import sys
+    import time
+
+    from django.conf import settings
+
+    broker = require_redis()
+    name = f"test-{uuid.uuid4().hex[:8]}@%h"
+    environment = subprocess_env(CELERY_BROKER_URL=broker, REDIS_URL=broker, CELERY_TASK_ALWAYS_EAGER="false")
+    command = [
+        sys.executable, "-m", "celery", "-A", "minirag", "worker", "-Q", queues, "-n", name, "-l", "WARNING",
+        "--concurrency", str(concurrency), "--without-mingle", "--without-gossip",
+    ]  # fmt: skip
+    process = subprocess.Popen(command, cwd=settings.BASE_DIR, env=environment)
+    try:
+        from minirag.celery import app
+
+        deadline = time.monotonic() + timeout
+        hostname = name.replace("%h", __import__("socket").gethostname())
+        saved = app.conf.get("CELERY_BROKER_URL")
+        app.conf.update(CELERY_BROKER_URL=broker)
+        reset_pools(app)
+        try:
+            while not app.control.ping(destination=[hostname], timeout=0.5):
+                if process.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError(f"the test worker did not start (exit code {process.poll()})")
+        finally:
+            app.conf.update(CELERY_BROKER_URL=saved)
+            reset_pools(app)
+        yield process
+    finally:
+        if process.poll() is None:
+            process.terminate()
+            try:
+                process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
