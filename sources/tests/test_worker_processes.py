@@ -54,13 +54,11 @@ def worker_processes(count: int, **overrides: str):
         KNOWLEDGE_INDEX="postgres",
         **overrides,
     )
+    command = [sys.executable, "-m", "celery", "-A", "minirag", "worker", "-Q", queue, "-c", "1",
+               "--without-gossip", "--without-mingle", "-l", "WARNING"]  # fmt: skip
     processes = [
-        subprocess.Popen(
-            [sys.executable, "-m", "celery", "-A", "minirag", "worker", "-Q", queue, "-c", "1", "-n",
-             f"{queue}-{number}@%h", "--without-gossip", "--without-mingle", "-l", "WARNING"],
-            cwd=BASE_DIR, env=environment, start_new_session=True,
-        )  # fmt: skip
-        for number in range(count)
+        subprocess.Popen([*command, "-n", f"{queue}-{n}@%h"], cwd=BASE_DIR, env=environment, start_new_session=True)
+        for n in range(count)
     ]
     keys = ("CELERY_BROKER_URL", "CELERY_TASK_ALWAYS_EAGER", "CELERY_TASK_ROUTES")
     saved = {key: app.conf.get(key) for key in keys}
@@ -101,9 +99,8 @@ def _wait_for(predicate, *, timeout: float, interval: float = 0.1):
 @pytest.fixture
 def worker_bot(tenant_rows_restored_at_session_end, tenant_a):
     from bots.models import BotProfile
-    from minirag.tenancy import tenant_context
-
     from bots.services import bot_create
+    from minirag.tenancy import tenant_context
 
     bots = []
 
@@ -118,9 +115,7 @@ def worker_bot(tenant_rows_restored_at_session_end, tenant_a):
         BotProfile.objects.filter(pk__in=[bot.pk for bot in bots]).delete()
 
 
-def test_a_worker_killed_mid_ingestion_leaves_an_error_and_nothing_behind(
-    tenant_a, worker_bot, fake_openai, settings
-):
+def test_a_worker_killed_mid_ingestion_leaves_an_error_and_nothing_behind(tenant_a, worker_bot, fake_openai, settings):
     from minirag.tenancy import tenant_context
     from sources import services
     from sources.index import get_index
