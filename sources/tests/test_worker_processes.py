@@ -197,3 +197,23 @@ def test_two_workers_ingest_into_one_tenant_concurrently(tenant_a, worker_bot):
         assert [(s.status, s.error_message) for s in finished] == [(SourceStatus.READY, None)] * len(sources)
         assert get_index().count_entries(source_ids=[s.pk for s in sources]) == sum(s.chunk_count for s in finished)
         assert "walrus" in retrieve(bot=bot, query="walrus number 7")[0].content
+
+
+def test_manage_py_ingest_queues_everything_and_follows_the_workers(tenant_a, worker_bot, tmp_path, settings):
+    import io
+
+    from django.core.management import call_command
+
+    from minirag.tenancy import tenant_context
+    from sources.models import Source, SourceStatus
+
+    settings.CELERY_TASK_ALWAYS_EAGER = False  # what the command sees next to a running `make run`
+    bot = worker_bot()
+    for name in ("owls", "bats", "moths"):
+        (tmp_path / f"{name}.md").write_text(f"# {name}\n\nNotes about {name} at night.")
+    out = io.StringIO()
+    with worker_processes(2):
+        call_command("ingest", "--tenant", "tenant-a", "--bot", str(bot.pk), "--no-progress", str(tmp_path), stdout=out)
+    assert "Ingested 3 of 3 source(s)" in out.getvalue()
+    with tenant_context(tenant_a.tenant):
+        assert set(Source.objects.filter(bot_profile=bot).values_list("status", flat=True)) == {SourceStatus.READY}

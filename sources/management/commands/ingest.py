@@ -1,9 +1,10 @@
 """`manage.py ingest --tenant SLUG --bot NAME_OR_ID PATH_OR_URL...`
 
 Creates one source per file (directories are walked recursively) or URL through the same services as the
-API, queues ingestion, shows a progress bar per source, prints a summary, and exits non-zero when anything
-failed. Without a broker (CELERY_TASK_ALWAYS_EAGER) ingestion runs in this process; with a worker the
-command follows progress from the database.
+API, queues ingestion, shows progress, prints a summary, and exits non-zero when anything failed. With
+workers (a running `make run`, or any broker) every source is queued first, so the workers ingest them in
+parallel, and one bar follows them all from the database; without a broker (CELERY_TASK_ALWAYS_EAGER)
+ingestion runs in this process, one bar per source.
 """
 
 import time
@@ -36,7 +37,7 @@ class Command(BaseCommand):
         parser.add_argument("--tenant", required=True, help="tenant slug")
         parser.add_argument("--bot", required=True, help="bot profile name or id")
         parser.add_argument("targets", nargs="+", metavar="PATH_OR_URL")
-        parser.add_argument("--timeout", type=float, default=3600, help="seconds to wait per source (worker mode)")
+        parser.add_argument("--timeout", type=float, default=3600, help="seconds to wait in all (worker mode)")
         parser.add_argument("--no-progress", action="store_true", help="no progress bars (logs, CI)")
 
     def handle(self, *args, **options):
@@ -48,7 +49,10 @@ class Command(BaseCommand):
             items, skipped = self._expand(options["targets"])
             if not items:
                 raise CommandError("Nothing to ingest (no supported files or URLs given)")
-            results = [self._ingest_one(bot, item, options) for item in items]
+            if settings.CELERY_TASK_ALWAYS_EAGER:
+                results = [self._ingest_one(bot, item, options) for item in items]
+            else:
+                results = self._ingest_queued(bot, items, options)
         ok = [r for r in results if r[1] == "ready"]
         failed = [r for r in results if r[1] != "ready"]
         self.stdout.write("")
@@ -113,6 +117,44 @@ class Command(BaseCommand):
             pipeline.progress_listeners.remove(listener)
             bar.close()
         return item, source.status, source.chunk_count, source.error_message or ""
+
+    def _ingest_queued(self, bot: BotProfile, items: list[str], options) -> list[tuple[str, str, int, str]]:
+        """Queue every item, then follow them all: the workers ingest in parallel while this waits."""
+        hide = options["no_progress"]
+        queued: dict[str, str] = {}  # source id → item
+        results: list[tuple[str, str, int, str]] = []
+        for item in tqdm(items, desc="queueing", unit="source", disable=hide, leave=False):
+            try:
+                queued[str(self._create(bot, item, {}).pk)] = item
+            except DomainError as error:
+                results.append((item, "error", 0, str(error.detail)))
+        bar = tqdm(total=len(queued) * 100, desc="ingesting", unit="%", disable=hide,
+                   bar_format="{desc} {bar} {percentage:3.0f}% {postfix}")  # fmt: skip
+        deadline = time.monotonic() + options["timeout"]
+        pending = set(queued)
+        while pending:
+            rows = Source.objects.filter(pk__in=queued).values_list("pk", "status", "stage", "progress")
+            done, total = 0, 0
+            for pk, status, stage, progress in rows:
+                finished = status in (SourceStatus.READY, SourceStatus.ERROR) and stage != "queued"
+                total += 100 if finished else progress
+                if finished:
+                    pending.discard(str(pk))
+                    done += 1
+            bar.n = total
+            bar.set_postfix_str(f"{done}/{len(queued)} done")
+            bar.refresh()
+            if pending and time.monotonic() > deadline:
+                break
+            if pending:
+                time.sleep(0.5)
+        bar.close()
+        for source in Source.objects.filter(pk__in=queued):
+            status, message = source.status, source.error_message or ""
+            if str(source.pk) in pending:
+                status, message = "timeout", f"still {source.status} after {options['timeout']:g} s"
+            results.append((queued[str(source.pk)], status, source.chunk_count, message))
+        return results
 
     def _create(self, bot: BotProfile, item: str, current: dict) -> Source:
         if _is_url(item):
