@@ -103,12 +103,14 @@ class ProblemSource:
 def failed_and_stuck_sources(*, limit: int = 500, now: datetime | None = None) -> list[ProblemSource]:
     """Sources of every tenant that failed, or hang in `processing` or in the queue, newest problem first.
 
-    Stuck = processing (or queued) for longer than INGEST_STUCK_AFTER_SECONDS. One query for all tenants.
+    Stuck = processing with a lapsed lease (its worker died; the sweeper fails it shortly) or for longer than
+    INGEST_STUCK_AFTER_SECONDS, or queued for longer than that. One query for all tenants.
     """
     tenants = {tenant.schema_name: tenant for tenant in Tenant.objects.exclude(schema_name="public")}
     if not tenants:
         return []
     stuck_before = (now or timezone.now()) - timedelta(seconds=settings.INGEST_STUCK_AFTER_SECONDS)
+    lease_before = (now or timezone.now()) - timedelta(seconds=settings.INGEST_LEASE_SECONDS)
     branches, params = [], []
     for schema in tenants:
         branches.append(
@@ -118,10 +120,11 @@ def failed_and_stuck_sources(*, limit: int = 500, now: datetime | None = None) -
             "ELSE 'stuck in queue' END "
             f"FROM {_table(schema, 'sources.Source')} WHERE is_active AND ("
             "status = 'error' "
-            "OR (status = 'processing' AND processing_started_at < %s) "
+            "OR (status = 'processing' AND (processing_started_at < %s "
+            "OR coalesce(heartbeat_at, processing_started_at) < %s)) "
             "OR (status <> 'processing' AND stage = 'queued' AND updated_at < %s))"
         )
-        params.extend([schema, stuck_before, stuck_before])
+        params.extend([schema, stuck_before, lease_before, stuck_before])
     sql = f"SELECT * FROM ({' UNION ALL '.join(branches)}) AS problems ORDER BY since DESC NULLS LAST LIMIT %s"
     with connection.cursor() as cursor:
         cursor.execute(sql, [*params, limit])
