@@ -257,8 +257,9 @@ class PostgresIndex(KnowledgeIndex):
         return IndexDescription(self.name, True, detail, {"vector_installed": installed, "vector_available": available})
 
 
-# BM25 over the bot's postings. Document frequencies are counted from the postings of the query's terms (the
-# same rows the score reads); N and the average length are sums over the bot's documents.
+# BM25 over the bot's postings, in one pass. Per query term (a handful of rows): its document frequency, counted
+# from the postings index alone, and its IDF, with the per-query constants folded in, so the per-posting work
+# is one float expression; N and the average length are sums over the bot's documents.
 _SPARSE_CTES = """
 stats AS (
     SELECT GREATEST(COALESCE(SUM(d.indexed_chunks), 0), 1)::float8 AS n,
@@ -266,17 +267,24 @@ stats AS (
     FROM sources_document d JOIN sources_source s ON s.id = d.source_id
     WHERE s.bot_profile_id = %(bot)s
 ),
-hits AS MATERIALIZED (
-    SELECT p.term, p.chunk_id, p.tf, p.length FROM sources_posting p
-    WHERE p.bot_profile_id = %(bot)s AND p.term = ANY(%(terms)s::int[])
+query_terms AS (
+    SELECT t.term,
+           ln(1 + (st.n - f.df + 0.5) / (f.df + 0.5)) * (%(k1)s::float8 + 1) AS weight,
+           %(k1)s::float8 * (1 - %(b)s::float8) AS norm_base,
+           %(k1)s::float8 * %(b)s::float8 / st.avgdl AS norm_per_term
+    FROM unnest(%(terms)s::int[]) AS t(term)
+    CROSS JOIN stats st
+    CROSS JOIN LATERAL (
+        SELECT count(*)::float8 AS df FROM sources_posting p WHERE p.bot_profile_id = %(bot)s AND p.term = t.term
+    ) f
+    WHERE f.df > 0
 ),
-df AS (SELECT term, count(*)::float8 AS df FROM hits GROUP BY term),
 sparse AS (
-    SELECT h.chunk_id,
-           SUM(ln(1 + (st.n - df.df + 0.5) / (df.df + 0.5))
-               * h.tf * (%(k1)s + 1) / (h.tf + %(k1)s * (1 - %(b)s + %(b)s * h.length / st.avgdl))) AS score
-    FROM hits h JOIN df USING (term) CROSS JOIN stats st
-    GROUP BY h.chunk_id
+    SELECT p.chunk_id,
+           SUM(q.weight * p.tf / (p.tf + q.norm_base + q.norm_per_term * p.length)) AS score
+    FROM query_terms q
+    JOIN sources_posting p ON p.bot_profile_id = %(bot)s AND p.term = q.term
+    GROUP BY p.chunk_id
     ORDER BY score DESC LIMIT %(candidates)s
 ),
 sparse_ranked AS (
