@@ -149,6 +149,10 @@ def run() -> int:
     services = Services()
     processes: dict[str, subprocess.Popen] = {}
     code = 0
+    # From the first moment (a launcher started in the background inherits SIGINT ignored): until the
+    # processes are supervised a stop request unwinds the start-up, afterwards it ends the supervision loop.
+    for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+        signal.signal(signum, _request_stop)
     try:
         database_url = resolve_database(services)
         broker_url = resolve_broker(services)
@@ -185,11 +189,14 @@ def run() -> int:
         processes["beat"] = runtime.spawn(beat_command(), env=child_env)
         published.update({f"MINIRAG_{name.upper()}_PID": str(process.pid) for name, process in processes.items()})
         runtime.write_runtime(published)
-        if not wait_for_port(int(port), processes["web"]):
-            log("the web server did not start; stopping")
+        missing = wait_until_ready(int(port), processes, broker_url)
+        if missing:
+            log(f"{missing} did not start; stopping")
             return 1
         banner(port, time.monotonic() - started, services)
         code = supervise(processes)
+    except KeyboardInterrupt:
+        code = 130
     finally:
         stop_processes(processes)
         runtime.remove_runtime(os.getpid())
@@ -207,6 +214,8 @@ def worker_command() -> list[str]:
     return python_command(
         "-m", "celery", "-A", "minirag", "worker", "-Q", WORKER_QUEUES, "-l", "info",
         "--concurrency", env("WORKER_CONCURRENCY", "2"), "-n", "worker@%h",
+        # One machine: no neighbours to synchronise with (mingle alone waits a second at every start).
+        "--without-mingle", "--without-gossip",
     )  # fmt: skip
 
 
@@ -216,17 +225,46 @@ def beat_command() -> list[str]:
     )  # fmt: skip
 
 
-def wait_for_port(port: int, process: subprocess.Popen, timeout: float = 60) -> bool:
+def wait_until_ready(port: int, processes: dict[str, subprocess.Popen], broker_url: str, timeout: float = 90) -> str:
+    """Wait until the web server accepts connections, the worker answers a ping and beat has written its
+    heartbeat, so "up" means up. Returns what is still missing ("" when all is ready)."""
+    import json
     import socket
 
+    from celery import Celery
+
+    control = Celery("minirag-launcher", broker=broker_url).control
+    redis_client = None
+    if broker_url.startswith(("redis://", "rediss://", "unix://")):
+        import redis
+
+        redis_client = redis.Redis.from_url(broker_url, socket_timeout=2)
+    pending = {"web", "worker", "beat"}
     deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline and process.poll() is None:
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
-                return True
-        except OSError:
-            time.sleep(0.1)
-    return False
+    try:
+        while pending and time.monotonic() < deadline:
+            for name in sorted(pending):
+                if processes[name].poll() is not None:
+                    return f"the {name} process (exit code {processes[name].returncode})"
+            if "web" in pending:
+                try:
+                    with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                        pending.discard("web")
+                except OSError:
+                    pass
+            if "worker" in pending and control.ping(timeout=0.5):
+                pending.discard("worker")
+            if "beat" in pending:
+                # The heartbeat of *this* beat process (a previous run's may not have expired yet).
+                beat = json.loads(redis_client.get("minirag:beat:heartbeat") or "{}") if redis_client else None
+                if beat is None or beat.get("pid") == processes["beat"].pid:
+                    pending.discard("beat")
+            if pending:
+                time.sleep(0.2)
+    finally:
+        if redis_client is not None:
+            redis_client.close()
+    return " and ".join(f"the {name}" for name in sorted(pending))
 
 
 def banner(port: str, seconds: float, services: Services) -> None:
@@ -242,17 +280,18 @@ def banner(port: str, seconds: float, services: Services) -> None:
     )
 
 
+_stop = {"requested": False, "supervising": False}
+
+
+def _request_stop(*_) -> None:
+    _stop["requested"] = True
+    if not _stop["supervising"]:
+        raise KeyboardInterrupt
+
+
 def supervise(processes: dict[str, subprocess.Popen]) -> int:
-    stopping = False
-
-    def stop(*_):
-        nonlocal stopping
-        stopping = True
-
-    signal.signal(signal.SIGINT, stop)
-    signal.signal(signal.SIGTERM, stop)
-    signal.signal(signal.SIGHUP, stop)
-    while not stopping:
+    _stop["supervising"] = True
+    while not _stop["requested"]:
         for name, process in processes.items():
             if process.poll() is not None:
                 log(f"{name} exited with {process.returncode}; stopping")
@@ -263,7 +302,8 @@ def supervise(processes: dict[str, subprocess.Popen]) -> int:
 
 def stop_processes(processes: dict[str, subprocess.Popen]) -> None:
     # Ctrl-C in a terminal already reached them (same process group); a SIGTERM to the launcher did not.
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+        signal.signal(signum, signal.SIG_IGN)
     for process in processes.values():
         if process.poll() is None:
             process.terminate()

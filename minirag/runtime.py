@@ -29,7 +29,8 @@ from urllib.parse import urlsplit, urlunsplit
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = BASE_DIR / "var"
-PGDATA = VAR_DIR / "pgdata"
+# The embedded PostgreSQL's data directory (MINIRAG_PGDATA: another one, e.g. a benchmark's).
+PGDATA = Path(os.environ.get("MINIRAG_PGDATA") or VAR_DIR / "pgdata")
 REDIS_DIR = VAR_DIR / "redis"
 DATABASE_NAME = "minirag"
 PUBLISHED_KEYS = ("DATABASE_URL", "REDIS_URL", "CELERY_BROKER_URL")
