@@ -1,14 +1,15 @@
-# MiniRAG: `make run` sets everything up and starts it; `make test` sets up and runs the whole suite.
+# MiniRAG: `make run` sets everything up and starts web, worker and beat; `make test` sets up and runs the suite.
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.requirements.stamp
 
-.PHONY: run test lint format bench clean-var help
+.PHONY: run test doctor lint format bench clean-var help
 
 help:
-	@echo "make run    - set up (venv, deps, database, migrations, demo tenant) and start API + admin (+ worker)"
-	@echo "make test   - set up and run the whole test suite"
+	@echo "make run    - set up (venv, deps, database, broker, migrations, demo tenant), start web + worker + beat"
+	@echo "make test   - set up and run the whole test suite (embedded PostgreSQL with pgvector, embedded Redis)"
+	@echo "make doctor - check the configuration and the running services (works next to make run)"
 	@echo "make lint   - ruff"
 	@echo "make bench  - run the benchmarks in bench/"
 
@@ -25,6 +26,9 @@ run: $(STAMP)
 
 test: $(STAMP)
 	$(PY) -m minirag.launcher test $(PYTEST_ARGS)
+
+doctor: $(STAMP)
+	$(PY) manage.py doctor
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
