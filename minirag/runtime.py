@@ -352,7 +352,9 @@ def prepare_manage_command(argv: list[str]) -> None:
     PostgreSQL, attached for this command. Only when none exists yet, one line says what to do.
     """
     command = argv[1] if len(argv) > 1 else "help"
-    if command in NO_DATABASE_COMMANDS or os.environ.get("DATABASE_URL") or _dotenv_value("DATABASE_URL"):
+    if command in NO_DATABASE_COMMANDS or {"-h", "--help"} & set(argv[2:]):
+        return
+    if os.environ.get("DATABASE_URL") or _dotenv_value("DATABASE_URL"):
         return
     if published().get("DATABASE_URL"):
         return
