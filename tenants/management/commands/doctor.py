@@ -327,13 +327,14 @@ def check_beat() -> list[Finding]:
 
 def check_index() -> list[Finding]:
     if settings.KNOWLEDGE_INDEX == "postgres":
-        return [
-            Finding(
-                "index",
-                OK,
-                "knowledge index: PostgreSQL (each tenant's schema: BM25 postings, pgvector embeddings)",
-            )
-        ]
+        try:
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT 1 FROM pg_extension WHERE extname = 'vector'")
+                dense = cursor.fetchone() is not None
+        except Exception:  # noqa: BLE001 - the database check already says why
+            dense = False
+        legs = "BM25 postings, pgvector embeddings" if dense else "BM25 postings only: no pgvector, no dense retrieval"
+        return [Finding("index", OK, f"knowledge index: PostgreSQL (each tenant's schema: {legs})")]
     from minirag.health import check_qdrant as probe
 
     result = probe()
