@@ -42,7 +42,6 @@ def _environment() -> dict[str, str]:
         CELERY_BROKER_URL="",
         REDIS_URL="",
         QDRANT_URL="",
-        QDRANT_PATH=":memory:",
         LOG_LEVEL="WARNING",
         ALLOWED_HOSTS="127.0.0.1,localhost,testserver",
         DJANGO_SETTINGS_MODULE="minirag.settings",
