@@ -166,9 +166,9 @@ class EmbeddingSpace(models.Model):
 class Posting(models.Model):
     """One entry of the BM25 inverted index: `term` occurs `tf` times in a chunk of `length` terms.
 
-    The table is created by raw SQL in the migration (composite primary key, covering search index, and a
+    The table is created by raw SQL (sources.index.schema: covering search index, deduplicated chunk index,
     database-level ON DELETE CASCADE from the chunk), so deleting chunk rows removes their postings in the
-    same transaction. The model exists for reads in the admin, tests and diagnostics."""
+    same transaction. The model (its key is ORM-only) exists for reads in tests and diagnostics."""
 
     pk = models.CompositePrimaryKey("chunk_id", "term")
     chunk = models.ForeignKey(Chunk, on_delete=models.DO_NOTHING, db_constraint=False, related_name="+")
