@@ -1,10 +1,12 @@
 """Reads for bot profiles. Everything runs in the current tenant schema."""
 
+import uuid
+
 from django.core.exceptions import ValidationError
 from django.db.models import QuerySet
 
 from bots.models import BotProfile
-from minirag.errors import NotFound
+from minirag.errors import InvalidInput, NotFound
 
 
 def bot_list() -> QuerySet[BotProfile]:
@@ -24,3 +26,19 @@ def bot_get(*, bot_id, active_only: bool = False) -> BotProfile:
     if bot is None:
         raise NotFound("Bot profile not found")
     return bot
+
+
+def bot_by_name_or_id(name_or_id: str) -> BotProfile:
+    """The active profile with this id or (unique) name, for commands that take either.
+
+    Raises NotFound when there is none, InvalidInput (listing the ids) when several share the name."""
+    try:
+        bots = list(BotProfile.objects.filter(pk=uuid.UUID(name_or_id), is_active=True))
+    except ValueError:
+        bots = list(BotProfile.objects.filter(name=name_or_id, is_active=True).order_by("created_at")[:10])
+    if not bots:
+        raise NotFound(f"No active bot {name_or_id!r} in this tenant")
+    if len(bots) > 1:
+        ids = ", ".join(str(bot.id) for bot in bots)
+        raise InvalidInput(f"Several bots are named {name_or_id!r}; pass an id ({ids})")
+    return bots[0]

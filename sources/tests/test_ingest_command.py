@@ -68,5 +68,5 @@ def test_failures_exit_non_zero_with_a_summary(tmp_path, tenant_a, bot):
 def test_unknown_tenant_or_bot(tenant_a, bot):
     with pytest.raises(CommandError, match="No tenant"):
         call_command("ingest", "--tenant", "nope", "--bot", "x", "file.txt")
-    with pytest.raises(CommandError, match="No bot profile"):
+    with pytest.raises(CommandError, match="No active bot"):
         call_command("ingest", "--tenant", "tenant-a", "--bot", "ghost", "file.txt")

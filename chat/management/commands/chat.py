@@ -7,7 +7,6 @@ Type /quit (or Ctrl-D) to leave. Ctrl-C during an answer stops it; what was gene
 """
 
 import sys
-import uuid
 
 from django.core.management.base import BaseCommand, CommandError
 
@@ -56,18 +55,12 @@ class Command(BaseCommand):
                 chat_id = self._turn(tenant, bot, message, chat_id, owner.id if owner else None) or chat_id
 
     def _bot(self, name_or_id: str):
-        from bots.models import BotProfile
+        from bots.selectors import bot_by_name_or_id
 
         try:
-            bots = list(BotProfile.objects.filter(pk=uuid.UUID(name_or_id), is_active=True))
-        except ValueError:
-            bots = list(BotProfile.objects.filter(name=name_or_id, is_active=True))
-        if not bots:
-            raise CommandError(f"No active bot {name_or_id!r} in this tenant")
-        if len(bots) > 1:
-            ids = ", ".join(str(bot.id) for bot in bots)
-            raise CommandError(f"Several bots are named {name_or_id!r}; pass an id ({ids})")
-        return bots[0]
+            return bot_by_name_or_id(name_or_id)
+        except DomainError as error:
+            raise CommandError(str(error.detail)) from None
 
     def _turn(self, tenant, bot, message: str, chat_id, user_id) -> str | None:
         try:

@@ -6,13 +6,14 @@ switching backends, or to recover an index. Dense vectors are reused from the in
 Shows a progress bar over chunks; exits non-zero when a source failed.
 """
 
-from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 from django.db.models import Sum
 from django.test import override_settings
 from tqdm import tqdm
 
 from bots.models import BotProfile
+from bots.selectors import bot_by_name_or_id
+from minirag.errors import DomainError
 from minirag.integrations.embeddings import EmbeddingError
 from minirag.tenancy import tenant_context
 from sources.index import KnowledgeIndexError, get_index
@@ -76,14 +77,6 @@ class Command(BaseCommand):
 
     def _bot(self, name_or_id: str) -> BotProfile:
         try:
-            bot = BotProfile.objects.filter(pk=name_or_id).first()
-        except (ValueError, ValidationError):
-            bot = None
-        if bot is None:
-            matches = list(BotProfile.objects.filter(name=name_or_id, is_active=True)[:2])
-            if len(matches) > 1:
-                raise CommandError(f"Several active bots are named {name_or_id!r}; pass the id")
-            bot = matches[0] if matches else None
-        if bot is None:
-            raise CommandError(f"No bot profile {name_or_id!r} in this tenant")
-        return bot
+            return bot_by_name_or_id(name_or_id)
+        except DomainError as error:
+            raise CommandError(str(error.detail)) from None
