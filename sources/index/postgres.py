@@ -267,7 +267,7 @@ stats AS (
     FROM sources_document d JOIN sources_source s ON s.id = d.source_id
     WHERE s.bot_profile_id = %(bot)s
 ),
-query_terms AS (
+query_terms AS MATERIALIZED (  -- computed once: inlined, the planner may re-count per posting
     SELECT t.term,
            ln(1 + (st.n - f.df + 0.5) / (f.df + 0.5)) * (%(k1)s::float8 + 1) AS weight,
            %(k1)s::float8 * (1 - %(b)s::float8) AS norm_base,
