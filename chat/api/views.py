@@ -123,7 +123,7 @@ class ChatExportView(ContentNegotiationLenientMixin, APIView):
     @extend_schema(
         operation_id="chat_export_one",
         parameters=[OpenApiParameter("format", str, enum=["json", "csv"])],
-        responses={200: s.ChatExportSerializer},
+        responses={(200, "application/json"): s.ChatExportSerializer, (200, "text/csv"): OpenApiTypes.STR},
         tags=["chat"],
     )
     def get(self, request, chat_id):
@@ -152,7 +152,7 @@ class BulkExportView(ContentNegotiationLenientMixin, APIView):
             OpenApiParameter("format", str, enum=["json", "csv"]),
             OpenApiParameter("limit", int, description="default 100, at most CHAT_EXPORT_MAX_CHATS"),
         ],
-        responses={200: s.BulkExportSerializer},
+        responses={(200, "application/json"): s.BulkExportSerializer, (200, "text/csv"): OpenApiTypes.STR},
         tags=["chat"],
     )
     def get(self, request):
