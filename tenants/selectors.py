@@ -4,7 +4,7 @@ caller's tenant (from the AuthContext the middleware resolved) and scope by it h
 from django.db.models import Count, Q, QuerySet
 
 from minirag.errors import NotFound
-from tenants.models import ApiToken, Tenant, User
+from tenants.models import ApiToken, Role, Tenant, User
 
 
 def user_list(*, tenant: Tenant) -> QuerySet[User]:
@@ -18,12 +18,24 @@ def user_get(*, tenant: Tenant, user_id) -> User:
     return user
 
 
-def api_token_list(*, tenant: Tenant) -> QuerySet[ApiToken]:
-    return ApiToken.objects.filter(tenant=tenant).order_by("-created_at", "id")
+def api_tokens_manageable_by(*, tenant: Tenant, actor: User) -> QuerySet[ApiToken]:
+    """The tokens `actor` may list and revoke, by the same rules as users: owners manage every token of the
+    tenant, admins their own and every non-owner's, members only their own."""
+    tokens = ApiToken.objects.filter(tenant=tenant)
+    if actor.role == Role.OWNER:
+        return tokens
+    if actor.role == Role.ADMIN:
+        return tokens.exclude(user__role=Role.OWNER)
+    return tokens.filter(user=actor)
 
 
-def api_token_get(*, tenant: Tenant, token_id) -> ApiToken:
-    token = ApiToken.objects.filter(tenant=tenant, pk=token_id).first()
+def api_token_list(*, tenant: Tenant, actor: User) -> QuerySet[ApiToken]:
+    return api_tokens_manageable_by(tenant=tenant, actor=actor).order_by("-created_at", "id")
+
+
+def api_token_get(*, tenant: Tenant, actor: User, token_id) -> ApiToken:
+    """A token `actor` may manage; any other (another tenant's, or one above the actor's role) is "not found"."""
+    token = api_tokens_manageable_by(tenant=tenant, actor=actor).filter(pk=token_id).first()
     if token is None:
         raise NotFound("Token not found")
     return token

@@ -181,8 +181,25 @@ def api_token_create(*, user: User, name: str) -> IssuedToken:
     return IssuedToken(token=token, raw_token=raw)
 
 
-def api_token_revoke(*, token: ApiToken) -> ApiToken:
-    """Soft-revoke (idempotent). The next request with the token gets 401."""
+def _ensure_can_manage_token(*, actor: User, token: ApiToken) -> None:
+    # The same rules as tenants.selectors.api_tokens_manageable_by, for callers that fetched the token otherwise.
+    if actor.tenant_id != token.tenant_id:
+        raise PermissionDenied("You cannot manage this token")
+    if token.user_id == actor.pk or actor.role == Role.OWNER:
+        return
+    if actor.role == Role.ADMIN and token.user.role != Role.OWNER:
+        return
+    raise PermissionDenied("You cannot manage this token")
+
+
+def api_token_revoke(*, token: ApiToken, actor: User | None = None) -> ApiToken:
+    """Soft-revoke (idempotent). The next request with the token gets 401.
+
+    `actor` is the tenant user asking (owners: any token; admins: their own and non-owners'; members: their
+    own — PermissionDenied otherwise); None is a platform operator (console), who may revoke any token.
+    """
+    if actor is not None:
+        _ensure_can_manage_token(actor=actor, token=token)
     if token.is_active:
         token.is_active = False
         token.save(update_fields=["is_active", "updated_at"])

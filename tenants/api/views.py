@@ -99,7 +99,9 @@ class ApiTokenViewSet(viewsets.ViewSet):
     @extend_schema(responses=s.ApiTokenReadSerializer(many=True), tags=["api-tokens"])
     def list(self, request):
         paginator = self.pagination_class()
-        page = paginator.paginate_queryset(selectors.api_token_list(tenant=request.auth.tenant), request, self)
+        page = paginator.paginate_queryset(
+            selectors.api_token_list(tenant=request.auth.tenant, actor=request.auth.user), request, self
+        )
         return paginator.get_paginated_response(s.ApiTokenReadSerializer(page, many=True).data)
 
     @extend_schema(
@@ -114,8 +116,8 @@ class ApiTokenViewSet(viewsets.ViewSet):
 
     @extend_schema(responses={204: OpenApiResponse(description="Revoked")}, tags=["api-tokens"])
     def destroy(self, request, pk=None):
-        token = selectors.api_token_get(tenant=request.auth.tenant, token_id=pk)
-        services.api_token_revoke(token=token)
+        token = selectors.api_token_get(tenant=request.auth.tenant, actor=request.auth.user, token_id=pk)
+        services.api_token_revoke(token=token, actor=request.auth.user)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
