@@ -4,39 +4,41 @@
 
 1. Overhead (in process, fake LLM answering instantly over real HTTP): p50/p95 of everything a chat turn does
    besides the model — bot and chat checks, history, storing the user message (`start`), retrieval
-   (sparse BM25-style, embedded Qdrant), prompt assembly, storing answer + usage + counters (`finish`) — at
-   1k, 10k and 100k chunks in the tenant. The fake LLM call (LiteLLM client + loopback HTTP) is shown apart.
-   Chunks are 64 tokens here (CHUNK_SIZE_TOKENS=64) so that 100k chunks ingest in minutes.
+   (BM25 on the PostgreSQL knowledge index), prompt assembly, storing answer + usage + counters (`finish`) —
+   at 1k, 10k and 100k chunks in the tenant. The fake LLM call (LiteLLM client + loopback HTTP) is shown
+   apart. Chunks are 64 tokens here (CHUNK_SIZE_TOKENS=64) so that 100k chunks ingest in minutes through the
+   real pipeline. (bench/chat_scale.py measures the same through HTTP with realistic 150–300-word chunks.)
 2. Time to first SSE event (`event: sources`, i.e. retrieval done) at each size, through Django's handler.
-3. N concurrent streams through the production server command (gunicorn gthread, 1 worker × 64 threads —
-   what `make run` starts with embedded Qdrant) against a fake LLM that streams ~40 pieces 20 ms apart:
+3. N concurrent streams through the production server command (gunicorn gthread, 2 workers × 64 threads —
+   what `make run` starts) against a fake LLM that streams ~40 pieces 20 ms apart:
    every stream must end with `done` (zero errors); TTFE p50/p95, wall time, peak concurrency, DB connections.
    Then one client disconnects mid-stream: the partial answer must be stored, marked incomplete.
 
-Own database (BENCH_DATABASE_URL, default postgres://postgres@127.0.0.1:5432/minirag_bench_chat), recreated.
+Own database: an embedded PostgreSQL 18 + pgvector in a temporary directory (bench/_pg.py), deleted at the
+end; or BENCH_DATABASE_URL when set (recreated).
 """
 
 import argparse
 import json
 import os
 import random
-import shutil
 import signal
 import socket
 import statistics
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 
-os.environ.setdefault("BENCH_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/minirag_bench_chat")
 os.environ.setdefault("CHUNK_SIZE_TOKENS", "64")
 os.environ.setdefault("CHUNK_OVERLAP_TOKENS", "8")
 os.environ["MINIRAG_ALLOW_PRIVATE_NETWORK"] = "true"  # the fake LLM listens on 127.0.0.1
 
-from _setup import BENCH_DATABASE_URL, configure, free_port, percentile, start_gunicorn
+from _pg import embedded_postgres_server
+from _setup import configure, free_port, percentile, start_gunicorn
+
+DATABASE_URL = os.environ.get("BENCH_DATABASE_URL", "")  # set in main() when the embedded server is used
 
 PASSWORD = "bench-password-long-enough"
 SYLLABLES = "ka lo mi nu re sa ti vo pe da fi gu ha je ko lu ma ne pi ro su ta ve wi xo yu ze".split()
@@ -169,17 +171,16 @@ def measure_ttfe_in_process(token: str, bot_id: str, samples: int) -> list[float
 # --- Real server -----------------------------------------------------------------------------------------
 
 
-def start_server(port: int, qdrant_path: str):
+def start_server(port: int):
     env = dict(os.environ)
     env.update(
-        DATABASE_URL=BENCH_DATABASE_URL,
-        QDRANT_PATH=qdrant_path,
+        DATABASE_URL=DATABASE_URL,
         CELERY_TASK_ALWAYS_EAGER="true",
         DJANGO_SETTINGS_MODULE="minirag.settings",
         LOG_LEVEL="WARNING",
     )
-    # The command `make run` uses with embedded Qdrant (minirag/launcher.py): one process, 64 threads.
-    return start_gunicorn(port, workers=1, threads=64, env=env)
+    # What `make run` starts (minirag/gunicorn_conf.py): 2 processes × 64 threads.
+    return start_gunicorn(port, workers=2, threads=64, env=env)
 
 
 def _events(raw: str) -> list[str]:
@@ -225,10 +226,9 @@ def one_stream(base: str, token: str, bot_id: str, question: str) -> dict:
 def db_connections() -> int:
     import psycopg
 
-    name = BENCH_DATABASE_URL.rsplit("/", 1)[-1]
-    admin = BENCH_DATABASE_URL.rsplit("/", 1)[0].replace("postgres://", "postgresql://") + "/postgres"
-    with psycopg.connect(admin, autocommit=True) as conn:
-        return conn.execute("SELECT count(*) FROM pg_stat_activity WHERE datname = %s", (name,)).fetchone()[0]
+    query = "SELECT count(*) - 1 FROM pg_stat_activity WHERE datname = current_database()"  # not this one
+    with psycopg.connect(DATABASE_URL, autocommit=True) as conn:
+        return conn.execute(query).fetchone()[0]
 
 
 def concurrent_streams(base: str, token: str, bot_id: str, streams: int) -> dict:
@@ -302,13 +302,12 @@ def real_server(token: str, tenant, fake, streams: int) -> tuple[dict, list[floa
 
     from chat.tests.conftest import PARIS_TEXT
 
-    qdrant_dir = tempfile.mkdtemp(prefix="minirag-bench-qdrant-")
     port = free_port()
-    server = start_server(port, qdrant_dir)
+    server = start_server(port)
     base = f"http://127.0.0.1:{port}"
     headers = {"Authorization": f"Bearer {token}"}
     try:
-        # Knowledge for the server's own (embedded) Qdrant, ingested by the server through the API.
+        # Knowledge ingested by the server through the API (tasks eager in the web process here).
         bot = httpx.post(
             f"{base}/v1/bot-profiles",
             headers=headers,
@@ -357,7 +356,6 @@ def real_server(token: str, tenant, fake, streams: int) -> tuple[dict, list[floa
             server.wait(timeout=15)
         except subprocess.TimeoutExpired:
             server.kill()
-        shutil.rmtree(qdrant_dir, ignore_errors=True)
 
 
 def fmt(values: list[float]) -> str:
@@ -365,6 +363,7 @@ def fmt(values: list[float]) -> str:
 
 
 def main() -> int:
+    global DATABASE_URL
     parser = argparse.ArgumentParser()
     parser.add_argument("--sizes", default="1000,10000,100000")
     parser.add_argument("--samples", type=int, default=40)
@@ -372,7 +371,16 @@ def main() -> int:
     args = parser.parse_args()
     sizes = [int(size) for size in args.sizes.split(",")]
 
-    configure(fresh=True)
+    if DATABASE_URL:
+        configure(fresh=True, database_url=DATABASE_URL)
+        return run(args, sizes)
+    with embedded_postgres_server("minirag_bench_chat") as database:
+        DATABASE_URL = database.url
+        configure(fresh=False, database_url=database.url)
+        return run(args, sizes)
+
+
+def run(args, sizes) -> int:
     from bots.services import bot_create
     from minirag.tenancy import tenant_context
     from minirag.tests.fake_openai import FakeOpenAI
@@ -393,8 +401,7 @@ def main() -> int:
     for size in sizes:
         print(f"== {size} chunks: ingesting", flush=True)
         chunks, seconds = grow_corpus(tenant, bot, size, rng, vocabulary)
-        # Embedded (local-mode) Qdrant scans every point in Python: fewer samples at large sizes.
-        samples = args.samples if size <= 10_000 else max(5, args.samples // 8)
+        samples = args.samples
         steps = measure_overhead(tenant, bot, samples)
         ttfe = measure_ttfe_in_process(token, str(bot.id), max(5, samples // 2))
         rows.append((chunks, seconds, steps, ttfe, samples))
@@ -421,7 +428,7 @@ def main() -> int:
             f"{fmt(steps['llm'])} | {fmt(ttfe)} |"
         )
     print("\nIngestion to reach each size: " + ", ".join(f"{s:,}: {sec:.0f}s" for s, sec, *_ in rows))
-    print("\n### Real server (gunicorn gthread 1×64)\n")
+    print("\n### Real server (gunicorn gthread 2×64)\n")
     print(
         f"- TTFE, one stream at a time: p50 {percentile(ttfe_server, 50):.1f} ms, "
         f"p95 {percentile(ttfe_server, 95):.1f} ms"

@@ -1,20 +1,22 @@
-"""Ingestion benchmark: throughput (sparse only and with dense vectors), pipeline overhead, peak memory.
+"""Ingestion benchmark in one process: throughput (sparse only and with dense vectors), pipeline overhead, peak memory.
 
     .venv/bin/python bench/ingest.py [--docs 200] [--doc-kb 20] [--embed-delay 0.3] [--skip-memory]
 
 1. Throughput: a generated corpus (default 200 documents × 20 KB of prose) is ingested end to end through the
    services the API uses (text sources → `source_ingest` → the Celery task, eager in-process → extract,
-   chunk, index into embedded Qdrant, PostgreSQL rows, events). Reported as chunks/s and MB/s.
+   chunk, chunk rows + BM25 postings (+ pgvector embeddings) in one transaction per batch, events).
+   Reported as chunks/s and MB/s. (bench/ingest_workers.py measures the same through the HTTP API and real
+   Celery worker processes.)
    a) offline: sparse (BM25-style) vectors only — no keys, no network;
    b) dense: + 1536-d vectors from the fake OpenAI-compatible server (minirag/tests/fake_openai.py) over real
       HTTP through LiteLLM, with a fixed per-call delay standing in for a real provider's latency.
 2. Overhead: the same chunk texts sent to the bare embedder (the same client code, same batches) — the
    pipeline's time beyond that is its overhead; the target is ≤ 20 % of the total with a real-cost embedder.
-3. Peak worker memory (ru_maxrss of a fresh subprocess that only ingests one source): a 50 MB text file and a
-   300-page PDF, sparse only, embedded Qdrant on disk (as `make run` uses it).
+3. Peak worker memory (VmHWM of a fresh subprocess that only ingests one source): a 50 MB text file and a
+   300-page PDF, sparse only.
 
-Database: DATABASE_URL (default postgres://postgres@127.0.0.1:5432/minirag_bench; created if missing). The
-benchmark works in a tenant of its own and drops it at the end.
+Database: an embedded PostgreSQL 18 + pgvector in a temporary directory (bench/_pg.py), deleted at the end; or
+BENCH_DATABASE_URL when set (created if missing; the benchmark works in a tenant of its own and drops it).
 """
 
 import argparse
@@ -23,6 +25,7 @@ import os
 import random
 import resource
 import secrets
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -32,7 +35,6 @@ from urllib.parse import urlsplit, urlunsplit
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-DEFAULT_DATABASE_URL = "postgres://postgres@127.0.0.1:5432/minirag_bench"
 DENSE_MODEL = "openai/fake-embed-1536"
 
 WORDS = (
@@ -43,7 +45,7 @@ WORDS = (
 ).split()
 
 
-def _environment(database_url: str, media_root: str, qdrant_path: str) -> dict[str, str]:
+def _environment(database_url: str, media_root: str) -> dict[str, str]:
     env = dict(os.environ)
     env.update(
         DATABASE_URL=database_url,
@@ -54,7 +56,8 @@ def _environment(database_url: str, media_root: str, qdrant_path: str) -> dict[s
         CELERY_TASK_ALWAYS_EAGER="true",
         CELERY_BROKER_URL="",
         QDRANT_URL="",
-        QDRANT_PATH=qdrant_path,
+        KNOWLEDGE_INDEX="postgres",
+        MINIRAG_ENV_FILE="/dev/null",
         MEDIA_ROOT=media_root,
         LOG_LEVEL="WARNING",
         MINIRAG_ALLOW_PRIVATE_NETWORK="true",  # the fake embedder listens on 127.0.0.1
@@ -209,8 +212,8 @@ path = sys.argv[3]
 import pypdf, docx, trafilatura, charset_normalizer
 from minirag.tokenizer import encoding
 encoding()
-from minirag.integrations import vectorstore
-vectorstore.get_client()
+from sources.index import get_index
+get_index()
 baseline = status_mb("VmRSS")
 with tenant_context(tenant):
     bot = bot_create(name="memory probe")
@@ -253,10 +256,9 @@ def memory(args, env: dict[str, str]) -> dict:
             pdf_path = Path(folder) / "report.pdf"
             _make_pdf(pdf_path, 300)
             for label, path in (("text_50mb", text_path), ("pdf_300_pages", pdf_path)):
-                probe_env = dict(env, QDRANT_PATH=str(Path(folder) / f"qdrant-{label}"))
                 output = subprocess.run(
                     [sys.executable, "-c", PROBE, str(ROOT), tenant.slug, str(path)],
-                    env=probe_env, capture_output=True, text=True, check=False,
+                    env=env, capture_output=True, text=True, check=False,
                 )  # fmt: skip
                 if output.returncode != 0:
                     raise SystemExit(f"memory probe {label} failed:\n{output.stderr[-3000:]}")
@@ -301,21 +303,34 @@ def main() -> None:
     parser.add_argument("--skip-throughput", action="store_true")
     args = parser.parse_args()
 
-    database_url = os.environ.get("DATABASE_URL") or DEFAULT_DATABASE_URL
-    _ensure_database(database_url)
-    media_root = tempfile.mkdtemp(prefix="minirag-bench-media-")
-    env = _environment(database_url, media_root, ":memory:")
-    os.environ.update(env)
-    _setup_django()
+    database_url = os.environ.get("BENCH_DATABASE_URL", "")
+    if database_url:
+        _ensure_database(database_url)
+        run(args, database_url)
+        return
+    from _pg import embedded_postgres_server
 
-    if not args.skip_throughput:
-        _report_throughput(args)
-    if not args.skip_memory:
-        for label, probe in memory(args, env).items():
-            print(f"peak memory {label} ({probe['file_mb']} MB file): {probe['peak_mb']:.0f} MB RSS "
-                  f"(idle worker {probe['baseline_mb']:.0f} MB), {probe['chunks']} chunks in {probe['seconds']:.1f} s, "
-                  f"status {probe['status']}{' — ' + probe['error'] if probe['error'] else ''}")  # fmt: skip
-    print(f"(this process: peak {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB RSS)")
+    with embedded_postgres_server("minirag_bench") as database:
+        run(args, database.url)
+
+
+def run(args, database_url: str) -> None:
+    media_root = tempfile.mkdtemp(prefix="minirag-bench-media-")
+    env = _environment(database_url, media_root)
+    os.environ.update(env)
+    try:
+        _setup_django()
+        if not args.skip_throughput:
+            _report_throughput(args)
+        if not args.skip_memory:
+            for label, probe in memory(args, env).items():
+                error = " — " + probe["error"] if probe["error"] else ""
+                print(f"peak memory {label} ({probe['file_mb']} MB file): {probe['peak_mb']:.0f} MB RSS "
+                      f"(idle worker {probe['baseline_mb']:.0f} MB), {probe['chunks']} chunks in "
+                      f"{probe['seconds']:.1f} s, status {probe['status']}{error}")  # fmt: skip
+        print(f"(this process: peak {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB RSS)")
+    finally:
+        shutil.rmtree(media_root, ignore_errors=True)
 
 
 if __name__ == "__main__":
