@@ -243,6 +243,94 @@ CELERY_BEAT_SCHEDULE: dict = {}  # filled by the apps' tasks modules (sweeper, r
 CELERY_BEAT_SCHEDULER = "minirag.celery:HeartbeatScheduler"
 CELERY_BEAT_MAX_LOOP_INTERVAL = env.int("CELERY_BEAT_MAX_LOOP_INTERVAL", default=30)
 
+# --- Shared cache (rate limits, quota counters, console stats) ----------------------------------------
+# Redis (REDIS_URL) so every process counts toward the same limits; a per-process memory cache only when there is
+# no Redis. The cache never takes the API down: minirag.counters fails open while it is unreachable.
+if REDIS_URL:
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": REDIS_URL,
+            "KEY_PREFIX": env.str("CACHE_KEY_PREFIX", default="minirag"),
+            "OPTIONS": {"socket_connect_timeout": 0.5, "socket_timeout": 0.5},
+        }
+    }
+else:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "minirag"}}
+
+# --- Public service: rate limits, sign-up, quotas ---------------------------------------------------
+# Rate limits (minirag/api/throttling.py): "N/period" (10/hour, 30/min, 10/15min); empty or "off" disables one.
+RATE_LIMITS_ENABLED = env.bool("RATE_LIMITS_ENABLED", default=True)
+RATE_LIMITS = {
+    "signup_ip": env.str("RATE_LIMIT_SIGNUP_PER_IP", default="10/hour"),
+    "login_ip": env.str("RATE_LIMIT_LOGIN_PER_IP", default="30/min"),
+    "login_email": env.str("RATE_LIMIT_LOGIN_PER_EMAIL", default="10/15min"),
+    "chat_tenant": env.str("RATE_LIMIT_CHAT_PER_TENANT", default="300/min"),
+    "chat_bot": env.str("RATE_LIMIT_CHAT_PER_BOT", default="120/min"),
+    "writes_token": env.str("RATE_LIMIT_WRITES_PER_TOKEN", default="300/min"),
+}
+REST_FRAMEWORK["DEFAULT_THROTTLE_CLASSES"] = [
+    "minirag.api.throttling.ChatTenantRateThrottle",
+    "minirag.api.throttling.ChatBotRateThrottle",
+    "minirag.api.throttling.WriteRateThrottle",
+]
+# How many proxies in front of the app append to X-Forwarded-For (0: the client is REMOTE_ADDR; never trust the
+# header when nothing in front of the app overwrites it, or any client picks its own IP).
+TRUSTED_PROXY_HOPS = env.int("TRUSTED_PROXY_HOPS", default=0)
+
+# Who may create a tenant with POST /v1/tenants: "open" (anyone), "invite" (an invite code from
+# `manage.py invite_code create` or the console), "closed" (operators only: `manage.py bootstrap_tenant`).
+SIGNUP_MODE = env.str("SIGNUP_MODE", default="open")
+if SIGNUP_MODE not in ("open", "invite", "closed"):
+    raise ImproperlyConfigured(f"SIGNUP_MODE must be 'open', 'invite' or 'closed', not {SIGNUP_MODE!r}")
+# Slugs no tenant may take (hostnames, routes, schema-like names); RESERVED_SLUGS_EXTRA adds to them.
+RESERVED_SLUGS = frozenset(
+    {
+        *("public", "admin", "administrator", "root", "system", "operator", "staff", "support", "help", "status"),
+        *("www", "api", "app", "apps", "static", "media", "assets", "cdn", "mail", "email", "smtp", "imap"),
+        *("pop", "ftp", "ns", "ns1", "ns2", "dns", "mx", "dashboard", "console", "docs", "blog", "auth", "login"),
+        *("signup", "register", "account", "accounts", "billing", "health", "metrics", "v1", "v2", "widget"),
+        "minirag",
+        *env.list("RESERVED_SLUGS_EXTRA", default=[]),
+    }
+)
+
+# Quotas per plan (Tenant.plan; usage/plans.py). null = unlimited. PLANS (JSON) overrides or adds plans, merged
+# per plan over these defaults: PLANS='{"free": {"bots": 3}, "team": {"sources": 1000}}'.
+QUOTA_NAMES = ("tokens_per_month", "chat_requests_per_day", "sources", "chunks", "upload_bytes", "bots")
+_DEFAULT_PLANS = {
+    "free": {
+        "tokens_per_month": 2_000_000,
+        "chat_requests_per_day": 1_000,
+        "sources": 200,
+        "chunks": 100_000,
+        "upload_bytes": 1024**3,
+        "bots": 10,
+    },
+    "pro": {
+        "tokens_per_month": 50_000_000,
+        "chat_requests_per_day": 20_000,
+        "sources": 5_000,
+        "chunks": 2_000_000,
+        "upload_bytes": 20 * 1024**3,
+        "bots": 100,
+    },
+    "unlimited": dict.fromkeys(QUOTA_NAMES),
+}
+PLANS = {name: dict(quotas) for name, quotas in _DEFAULT_PLANS.items()}
+for _plan, _quotas in env.json("PLANS", default={}).items():
+    if not isinstance(_quotas, dict) or set(_quotas) - set(QUOTA_NAMES):
+        raise ImproperlyConfigured(f"PLANS[{_plan!r}] must be an object with keys among {', '.join(QUOTA_NAMES)}")
+    if any(value is not None and (not isinstance(value, int) or value < 0) for value in _quotas.values()):
+        raise ImproperlyConfigured(f"PLANS[{_plan!r}]: every quota is a non-negative integer or null (unlimited)")
+    PLANS[_plan] = {**PLANS.get(_plan, dict.fromkeys(QUOTA_NAMES)), **_quotas}
+# Plan used for a tenant whose plan is not in PLANS (e.g. renamed): the most restrictive choice is "free".
+QUOTA_FALLBACK_PLAN = env.str("QUOTA_FALLBACK_PLAN", default="free")
+if QUOTA_FALLBACK_PLAN not in PLANS:
+    raise ImproperlyConfigured(f"QUOTA_FALLBACK_PLAN {QUOTA_FALLBACK_PLAN!r} is not a plan in PLANS")
+# usage.threshold webhooks are sent when a quota's use reaches these percentages (once per period each).
+QUOTA_THRESHOLDS = (80, 100)
+
 # --- Qdrant, LLM providers ---------------------------------------------------------------------------
 QDRANT_URL = env.str("QDRANT_URL", default="")
 QDRANT_API_KEY = env.str("QDRANT_API_KEY", default="")

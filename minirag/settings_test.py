@@ -22,3 +22,9 @@ PASSWORD_HASHERS = [
     "minirag.testing.FastArgon2PasswordHasher",
 ]
 ALLOWED_HOSTS = ["*"]
+
+# The suite's tenants are created once and run thousands of requests from 127.0.0.1: rate limits and quotas get
+# limits no test reaches (their own tests set tight ones), counted in this process's memory, never in a Redis.
+CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "minirag-tests"}}
+RATE_LIMITS = dict.fromkeys(RATE_LIMITS, "1000000/min")  # noqa: F405
+PLANS = {**PLANS, "free": dict.fromkeys(QUOTA_NAMES)}  # noqa: F405

@@ -5,3 +5,10 @@ class TenantsConfig(AppConfig):
     name = "tenants"
     verbose_name = "Tenants and accounts"
     default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self):
+        from django.core import checks
+
+        from minirag.api.throttling import check_rate_settings
+
+        checks.register(check_rate_settings)

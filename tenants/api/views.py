@@ -7,6 +7,7 @@ from rest_framework.views import APIView
 from minirag.api.lookups import UUID_LOOKUP
 from minirag.api.pagination import BoundedListPagination
 from minirag.api.permissions import IsTenantMember, ManagerForWrites
+from minirag.api.throttling import LoginEmailRateThrottle, LoginIPRateThrottle, SignupRateThrottle
 from tenants import selectors, services
 from tenants.api import serializers as s
 
@@ -14,6 +15,7 @@ from tenants.api import serializers as s
 class TenantBootstrapView(APIView):
     authentication_classes: list = []
     permission_classes = [AllowAny]
+    throttle_classes = [SignupRateThrottle]
 
     @extend_schema(
         request=s.TenantBootstrapSerializer, responses={201: s.TenantBootstrapResponseSerializer}, tags=["tenants"]
@@ -46,6 +48,7 @@ class TenantMeView(APIView):
 class LoginView(APIView):
     authentication_classes: list = []
     permission_classes = [AllowAny]
+    throttle_classes = [LoginIPRateThrottle, LoginEmailRateThrottle]
 
     @extend_schema(request=s.LoginSerializer, responses={200: s.LoginResponseSerializer}, tags=["auth"])
     def post(self, request):
@@ -62,6 +65,7 @@ class LoginView(APIView):
 class RefreshView(APIView):
     authentication_classes: list = []
     permission_classes = [AllowAny]
+    throttle_classes = [LoginIPRateThrottle]
 
     @extend_schema(request=s.RefreshSerializer, responses={200: s.LoginResponseSerializer}, tags=["auth"])
     def post(self, request):
