@@ -172,9 +172,9 @@ REST_FRAMEWORK = {
     "DEFAULT_PERMISSION_CLASSES": ["minirag.api.permissions.IsTenantMember"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "DEFAULT_PARSER_CLASSES": [
-        "rest_framework.parsers.JSONParser",
-        "rest_framework.parsers.MultiPartParser",
-        "rest_framework.parsers.FormParser",
+        "minirag.api.parsers.JSONParser",
+        "minirag.api.parsers.MultiPartParser",
+        "minirag.api.parsers.FormParser",
     ],
     "EXCEPTION_HANDLER": "minirag.api.exceptions.exception_handler",
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
