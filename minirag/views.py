@@ -1,5 +1,7 @@
 """Project-level endpoints: liveness, dependency health, JSON error pages."""
 
+import sys
+
 from django.http import JsonResponse
 from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import serializers
@@ -7,6 +9,7 @@ from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from minirag.api.exceptions import NESTED_TOO_DEEPLY, unavailable_detail
 from minirag.health import detailed_health, system_health
 
 
@@ -85,6 +88,14 @@ def json_not_found(request, exception=None):
 
 
 def json_server_error(request):
+    """handler500, for errors outside DRF views (middleware, the console): a dependency that cannot be
+    reached is still a 503, as in the API's exception handler."""
+    error = sys.exc_info()[1]
+    detail = unavailable_detail(error)
+    if detail is not None:
+        return JsonResponse({"detail": detail}, status=503)
+    if isinstance(error, RecursionError):
+        return JsonResponse({"detail": NESTED_TOO_DEEPLY}, status=400)
     return JsonResponse({"detail": "Internal server error"}, status=500)
 
 

@@ -5,8 +5,11 @@ import logging
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import RequestDataTooBig, SuspiciousOperation
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.db import DatabaseError
+from django.db import DatabaseError, InterfaceError, OperationalError
 from django.http import Http404
+from kombu.exceptions import OperationalError as BrokerError
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 from rest_framework import exceptions as drf_exceptions
 from rest_framework import status
 from rest_framework.response import Response
@@ -15,6 +18,23 @@ from rest_framework.views import exception_handler as drf_exception_handler
 from minirag.errors import DomainError
 
 logger = logging.getLogger("minirag.api")
+
+# A dependency that cannot be reached: the request may succeed later, so 503 and never a 500.
+OUTAGE_ERRORS = (OperationalError, InterfaceError, BrokerError, RedisConnectionError, RedisTimeoutError)
+NESTED_TOO_DEEPLY = "Request nested too deeply"
+
+
+def unavailable_detail(exc: BaseException | None) -> str | None:
+    """The 503 message when `exc` means the database, the task broker or Redis is unreachable, else None."""
+    if isinstance(exc, OperationalError | InterfaceError):
+        return "Database unavailable; please retry"
+    if isinstance(exc, DatabaseError):
+        return "Database error; please retry"
+    if isinstance(exc, BrokerError):
+        return "Task queue unavailable; please retry"
+    if isinstance(exc, RedisConnectionError | RedisTimeoutError):
+        return "Cache unavailable; please retry"
+    return None
 
 
 def validation_errors_to_list(detail, location=("body",)) -> list[dict]:
@@ -66,8 +86,16 @@ def exception_handler(exc, context):
         response.data = {"detail": str(detail) if detail is not None else "Error"}
         return response
 
-    if isinstance(exc, DatabaseError):
-        logger.exception("Database error while handling %s", context.get("request"))
-        return Response({"detail": "Database error; please retry"}, status=status.HTTP_503_SERVICE_UNAVAILABLE)
+    detail = unavailable_detail(exc)
+    if detail is not None:
+        if isinstance(exc, OUTAGE_ERRORS):
+            # An outage: one line per request, not a traceback each.
+            logger.warning("%s while handling %s: %s", type(exc).__name__, context.get("request"), exc)
+        else:
+            logger.exception("Database error while handling %s", context.get("request"))
+        return Response({"detail": detail}, status=status.HTTP_503_SERVICE_UNAVAILABLE)
+    if isinstance(exc, RecursionError):
+        logger.warning("RecursionError while handling %s", context.get("request"))
+        return Response({"detail": NESTED_TOO_DEEPLY}, status=400)
     logger.exception("Unhandled error while handling %s", context.get("request"))
     return Response({"detail": "Internal server error"}, status=500)
