@@ -8,16 +8,24 @@ ERROR_SCHEMA = {
 VALIDATION_ERROR_SCHEMA = {
     "type": "object",
     "properties": {
+        # Field validation gives a list of `{loc, msg, type}` (FastAPI's shape); a service's rule that is not
+        # about one field (e.g. "Nesting beyond one level is not allowed") gives the reference's plain string.
         "detail": {
-            "type": "array",
-            "items": {
-                "type": "object",
-                "properties": {
-                    "loc": {"type": "array", "items": {"anyOf": [{"type": "string"}, {"type": "integer"}]}},
-                    "msg": {"type": "string"},
-                    "type": {"type": "string"},
+            "oneOf": [
+                {
+                    "type": "array",
+                    "items": {
+                        "type": "object",
+                        "properties": {
+                            "loc": {"type": "array", "items": {"anyOf": [{"type": "string"}, {"type": "integer"}]}},
+                            "msg": {"type": "string"},
+                            "type": {"type": "string"},
+                        },
+                        "required": ["loc", "msg", "type"],
+                    },
                 },
-            },
+                {"type": "string"},
+            ]
         }
     },
     "required": ["detail"],
