@@ -14,7 +14,7 @@ from django.utils.html import format_html_join
 from minirag.console import selectors as console_selectors
 from minirag.console.views import ConsoleViews, console_links
 from tenants import selectors, services
-from tenants.models import ApiToken, Domain, Tenant, User
+from tenants.models import ApiToken, Domain, InviteCode, Tenant, User
 
 
 class TenantChangeList(ChangeList):
@@ -160,7 +160,9 @@ class UserAdmin(admin.ModelAdmin):
     list_filter = ["role", "is_active", "is_staff"]
     search_fields = ["email", "display_name", "tenant__slug"]
     list_select_related = ["tenant"]
-    readonly_fields = ["id", "tenant", "password", "last_login", "created_at", "updated_at"]
+    # Never the password field itself: its widget would show the hash (or Django's summary of algorithm,
+    # salt and hash). Whether one is set is all an operator needs; users change it through the API.
+    readonly_fields = ["id", "tenant", "password_status", "last_login", "created_at", "updated_at"]
     fields = [
         "id",
         "tenant",
@@ -170,7 +172,7 @@ class UserAdmin(admin.ModelAdmin):
         "is_active",
         "is_staff",
         "is_superuser",
-        "password",
+        "password_status",
         "last_login",
         "created_at",
         "updated_at",
@@ -179,6 +181,10 @@ class UserAdmin(admin.ModelAdmin):
 
     def has_add_permission(self, request) -> bool:
         return False
+
+    @admin.display(description="Password")
+    def password_status(self, user) -> str:
+        return "Set" if user.has_usable_password() else "Not set"
 
 
 @admin.register(ApiToken)
@@ -213,6 +219,43 @@ class ApiTokenAdmin(admin.ModelAdmin):
         for token in queryset:
             services.api_token_revoke(token=token)
         self.message_user(request, f"Revoked {queryset.count()} token(s).", messages.SUCCESS)
+
+
+@admin.register(InviteCode)
+class InviteCodeAdmin(admin.ModelAdmin):
+    """Invite codes for public sign-up (SIGNUP_MODE=invite). Adding one shows the code once; it is stored hashed."""
+
+    list_display = ["code_prefix", "note", "use_count", "max_uses", "expires_at", "is_active", "usable", "created_at"]
+    list_filter = ["is_active"]
+    search_fields = ["code_prefix", "note"]
+    readonly_fields = ["id", "code_prefix", "use_count", "last_used_at", "created_at", "updated_at"]
+    actions = ["revoke_codes"]
+    list_per_page = 50
+
+    def get_fields(self, request, obj=None):
+        if obj is None:
+            return ["note", "max_uses", "expires_at"]
+        return ["id", "code_prefix", "note", "max_uses", "use_count", "expires_at", "is_active", "last_used_at"]
+
+    @admin.display(boolean=True, description="Usable")
+    def usable(self, invite) -> bool:
+        return invite.is_usable
+
+    def save_model(self, request, obj, form, change):
+        if change:
+            super().save_model(request, obj, form, change)
+            return
+        raw = services.invite_code_issue(invite=obj)
+        self.message_user(request, f"Invite code (shown once, copy it now): {raw}", messages.WARNING)
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False  # revoke instead: the row keeps the record of its uses
+
+    @admin.action(description="Revoke selected invite codes")
+    def revoke_codes(self, request, queryset):
+        for invite in queryset:
+            services.invite_code_revoke(invite=invite)
+        self.message_user(request, f"Revoked {queryset.count()} invite code(s).", messages.SUCCESS)
 
 
 admin.site.register(Domain)

@@ -290,3 +290,17 @@ def test_webhook_model_admin_pages_are_tenant_scoped_and_never_show_secrets(oper
     change = operator.get(f"/admin/webhooks/webhook/{hook.pk}/change/?tenant={tenant_a.tenant.slug}")
     assert change.status_code == 200
     assert seeded["secret"] not in change.content.decode() and hook.encrypted_secret not in change.content.decode()
+
+
+def test_user_page_never_shows_the_password_hash(operator, tenant_a):
+    owner = User.objects.get(pk=tenant_a.owner.pk)
+
+    page = operator.get(f"/admin/tenants/user/{owner.pk}/change/")
+
+    assert page.status_code == 200
+    content = page.content.decode()
+    algorithm, _, rest = owner.password.partition("$")
+    assert owner.password not in content
+    assert algorithm not in content and rest.split("$")[-1] not in content  # nor the salt/hash summary
+    assert "salt" not in content.lower() and "hash" not in content.lower()
+    assert "Set" in content
