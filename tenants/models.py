@@ -6,6 +6,7 @@ import uuid
 
 from django.contrib.auth.base_user import AbstractBaseUser, BaseUserManager
 from django.contrib.auth.models import PermissionsMixin
+from django.core.validators import MinValueValidator
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
@@ -139,3 +140,40 @@ class ApiToken(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name} ({self.token_prefix}…)"
+
+
+class InviteCode(models.Model):
+    """Lets POST /v1/tenants create a tenant when SIGNUP_MODE is "invite".
+
+    Issued by operators (`manage.py invite_code create`, or the console); only the SHA-256 of the code is stored,
+    the raw value is shown once. A code serves `max_uses` sign-ups until `expires_at`, unless revoked.
+    """
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    code_hash = models.CharField(max_length=64, unique=True, editable=False)
+    code_prefix = models.CharField(max_length=16, editable=False)
+    note = models.CharField(max_length=255, blank=True, default="", help_text="Who it is for (operators only).")
+    max_uses = models.PositiveIntegerField(
+        default=1, validators=[MinValueValidator(1)], help_text="Sign-ups this code allows."
+    )
+    use_count = models.PositiveIntegerField(default=0, editable=False)
+    expires_at = models.DateTimeField(null=True, blank=True, help_text="Empty: never expires.")
+    is_active = models.BooleanField(default=True, help_text="Unset to revoke the code.")
+    last_used_at = models.DateTimeField(null=True, blank=True, editable=False)
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [models.CheckConstraint(condition=Q(use_count__lte=models.F("max_uses")), name="invite_uses_max")]
+
+    def __str__(self) -> str:
+        return f"{self.code_prefix}… ({self.use_count}/{self.max_uses})"
+
+    @property
+    def is_usable(self) -> bool:
+        return (
+            self.is_active
+            and self.use_count < self.max_uses
+            and (self.expires_at is None or self.expires_at > timezone.now())
+        )

@@ -21,6 +21,14 @@ class TenantBootstrapSerializer(serializers.Serializer):
     owner_email = serializers.EmailField(max_length=320)
     owner_password = serializers.CharField(min_length=8, max_length=128, trim_whitespace=False)
     owner_display_name = serializers.CharField(max_length=255, allow_blank=True, default="")
+    invite_code = serializers.CharField(
+        max_length=200,
+        required=False,
+        allow_null=True,
+        allow_blank=True,
+        default=None,
+        help_text="Needed when the server's sign-up mode is `invite` (SIGNUP_MODE); ignored otherwise",
+    )
 
 
 class TenantBootstrapResponseSerializer(serializers.Serializer):

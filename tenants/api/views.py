@@ -21,15 +21,18 @@ class TenantBootstrapView(APIView):
         request=s.TenantBootstrapSerializer, responses={201: s.TenantBootstrapResponseSerializer}, tags=["tenants"]
     )
     def post(self, request):
+        # A closed server (or a missing/invalid invite code) answers 403 whatever the body holds.
+        services.signup_gate(invite_code=_invite_code(request.data))
         body = s.TenantBootstrapSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         data = body.validated_data
-        result = services.tenant_bootstrap(
+        result = services.tenant_signup(
             name=data["tenant_name"],
             slug=data["tenant_slug"],
             owner_email=data["owner_email"],
             owner_password=data["owner_password"],
             owner_display_name=data["owner_display_name"],
+            invite_code=data["invite_code"],
         )
         payload = {
             "tenant": s.TenantReadSerializer(result.tenant).data,
@@ -37,6 +40,11 @@ class TenantBootstrapView(APIView):
             "token_prefix": result.api_token.token.token_prefix,
         }
         return Response(payload, status=status.HTTP_201_CREATED)
+
+
+def _invite_code(data) -> str | None:
+    code = data.get("invite_code") if hasattr(data, "get") else None
+    return code if isinstance(code, str) and len(code) <= 200 else None
 
 
 class TenantMeView(APIView):
