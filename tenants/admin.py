@@ -14,7 +14,7 @@ from django.utils.html import format_html_join
 from minirag.console import selectors as console_selectors
 from minirag.console.views import ConsoleViews, console_links
 from tenants import selectors, services
-from tenants.models import ApiToken, Domain, Tenant, User
+from tenants.models import ApiToken, Domain, InviteCode, Tenant, User
 
 
 class TenantChangeList(ChangeList):
@@ -219,6 +219,43 @@ class ApiTokenAdmin(admin.ModelAdmin):
         for token in queryset:
             services.api_token_revoke(token=token)
         self.message_user(request, f"Revoked {queryset.count()} token(s).", messages.SUCCESS)
+
+
+@admin.register(InviteCode)
+class InviteCodeAdmin(admin.ModelAdmin):
+    """Invite codes for public sign-up (SIGNUP_MODE=invite). Adding one shows the code once; it is stored hashed."""
+
+    list_display = ["code_prefix", "note", "use_count", "max_uses", "expires_at", "is_active", "usable", "created_at"]
+    list_filter = ["is_active"]
+    search_fields = ["code_prefix", "note"]
+    readonly_fields = ["id", "code_prefix", "use_count", "last_used_at", "created_at", "updated_at"]
+    actions = ["revoke_codes"]
+    list_per_page = 50
+
+    def get_fields(self, request, obj=None):
+        if obj is None:
+            return ["note", "max_uses", "expires_at"]
+        return ["id", "code_prefix", "note", "max_uses", "use_count", "expires_at", "is_active", "last_used_at"]
+
+    @admin.display(boolean=True, description="Usable")
+    def usable(self, invite) -> bool:
+        return invite.is_usable
+
+    def save_model(self, request, obj, form, change):
+        if change:
+            super().save_model(request, obj, form, change)
+            return
+        raw = services.invite_code_issue(invite=obj)
+        self.message_user(request, f"Invite code (shown once, copy it now): {raw}", messages.WARNING)
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False  # revoke instead: the row keeps the record of its uses
+
+    @admin.action(description="Revoke selected invite codes")
+    def revoke_codes(self, request, queryset):
+        for invite in queryset:
+            services.invite_code_revoke(invite=invite)
+        self.message_user(request, f"Revoked {queryset.count()} invite code(s).", messages.SUCCESS)
 
 
 admin.site.register(Domain)
