@@ -8,6 +8,7 @@ from django.db import transaction
 from bots.models import BotProfile
 from minirag.encryption import decrypt_json, encrypt_json, rotate
 from minirag.errors import InvalidInput
+from usage.services import quota_check
 
 logger = logging.getLogger("minirag.bots")
 
@@ -59,6 +60,7 @@ def bot_create(
     credentials: dict | None = None,
 ) -> BotProfile:
     """Create a profile. `credentials` are encrypted under the newest key; only `has_credentials` ever shows."""
+    quota_check(adding={"bots": 1})  # 403 over the plan's bots
     bot = BotProfile(name=name, description=description or "", embedding_model=embedding_model or None)
     for field, value in (
         ("model", model),

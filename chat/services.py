@@ -34,7 +34,7 @@ from minirag.encryption import DecryptionError
 from minirag.errors import DomainError, InvalidInput, NotFound, ServiceUnavailable, UpstreamError
 from minirag.integrations import llm
 from usage.models import UsageKind
-from usage.services import usage_record
+from usage.services import quota_admit_chat, usage_record
 
 logger = logging.getLogger("minirag.chat")
 
@@ -125,6 +125,7 @@ def chat_turn_start(*, tenant: Any, bot_id, message: str, chat_id=None, user_id:
         else:
             chat = Chat.objects.create(bot_profile_id=bot.id, user_id=user_id, title=message[:TITLE_MAX_CHARS])
             history = []
+        quota_admit_chat(tenant=tenant)  # 429 over the plan's tokens per month or chat requests per day
         user_message = Message.objects.create(chat=chat, role=MessageRole.USER, content=message)
         Chat.objects.filter(pk=chat.pk).update(message_count=F("message_count") + 1, updated_at=timezone.now())
     return Turn(tenant=tenant, bot=bot, chat=chat, user_message=user_message, history=history)

@@ -52,3 +52,16 @@ class UpstreamError(DomainError):
 class UpstreamTimeout(UpstreamError):
     status_code = 504
     default_detail = "Upstream provider timed out"
+
+
+class QuotaExceeded(DomainError):
+    """A tenant reached its plan's quota. 429 for rate-like quotas (tokens, requests per period: wait for the next
+    period), 403 for size-like ones (sources, chunks, bytes, bots: delete something or change plan)."""
+
+    status_code = 403
+    default_detail = "Quota exceeded"
+
+    def __init__(self, detail: str, *, quota: str, status_code: int = 403):
+        super().__init__(detail)
+        self.quota = quota
+        self.status_code = status_code

@@ -1,4 +1,5 @@
-"""Domain events (`source.ingested`, `source.failed`, `chat.message`), emitted through one function.
+"""Domain events (`source.ingested`, `source.failed`, `chat.message`, `usage.threshold`), emitted through one
+function.
 
 Subscribers (webhook delivery) register with `subscribe`; they are called after the surrounding
 transaction commits, so nobody hears of data that was rolled back. A failing subscriber is logged and
@@ -15,7 +16,8 @@ logger = logging.getLogger("minirag.events")
 SOURCE_INGESTED = "source.ingested"
 SOURCE_FAILED = "source.failed"
 CHAT_MESSAGE = "chat.message"
-EVENT_TYPES = (SOURCE_INGESTED, SOURCE_FAILED, CHAT_MESSAGE)
+USAGE_THRESHOLD = "usage.threshold"  # a plan quota reached 80 % or 100 % (usage.services)
+EVENT_TYPES = (SOURCE_INGESTED, SOURCE_FAILED, CHAT_MESSAGE, USAGE_THRESHOLD)
 
 Subscriber = Callable[[str, str, dict], None]  # (schema_name, event, payload)
 _subscribers: list[Subscriber] = []

@@ -27,6 +27,7 @@ from sources.index import KnowledgeIndexError, get_index
 from sources.models import Document, IngestStage, Source, SourceStatus, SourceType
 from sources.pipeline.extract import UPLOAD_KINDS
 from sources.pipeline.ingest import Outcome, run_ingestion
+from usage.services import quota_check
 
 logger = logging.getLogger("minirag.sources")
 
@@ -111,6 +112,7 @@ def source_create(
     bot = _bot_for_write(bot_profile_id)
     parent = _parent_for_write(parent_id, bot)
     config, content = _validate_payload(source_type, config or {}, content)
+    quota_check(adding={"sources": 1, "chunks": 1})  # 403 over the plan's sources or stored chunks
     return Source.objects.create(
         bot_profile=bot,
         parent=parent,
@@ -158,6 +160,7 @@ def source_create_upload(
     with transaction.atomic():
         bot = _bot_for_write(bot_profile_id)
         parent = _parent_for_write(parent_id, bot)
+        quota_check(adding={"sources": 1, "chunks": 1, "upload_bytes": file.size})  # 403 over the plan's quotas
         source = Source(
             bot_profile=bot,
             parent=parent,
@@ -204,6 +207,7 @@ def source_batch_create(
         )
         for index, child in enumerate(children)
     ]
+    quota_check(adding={"sources": 1 + len(children), "chunks": 1})  # 403 over the plan's sources or chunks
     parent = Source.objects.create(
         bot_profile=bot, name=name, description=description or "", source_type=source_type, config={}
     )

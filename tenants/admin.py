@@ -68,6 +68,16 @@ class TenantAdmin(admin.ModelAdmin):
     def get_readonly_fields(self, request, obj=None):
         return [*self.readonly_fields, "slug", "is_active"] if obj else self.readonly_fields
 
+    def formfield_for_dbfield(self, db_field, request, **kwargs):
+        if db_field.name == "plan":
+            # The plans settings.PLANS defines (each with its quotas), not free text.
+            from django import forms
+            from django.conf import settings
+
+            choices = [(name, name) for name in settings.PLANS]
+            return forms.ChoiceField(choices=choices, label="Plan", help_text="Quotas per plan: settings PLANS")
+        return super().formfield_for_dbfield(db_field, request, **kwargs)
+
     # --- console pages --------------------------------------------------------------------------------------
 
     def get_urls(self):
@@ -88,6 +98,13 @@ class TenantAdmin(admin.ModelAdmin):
         ]
         return console + super().get_urls()
 
+    def changelist_view(self, request, extra_context=None):
+        from minirag.api.throttling import denied_counts
+
+        # Refusals of the limits that count anonymous clients (sign-up, login), all tenants together.
+        extra = {"throttled_anonymous": denied_counts(scopes=["signup_ip", "login_ip", "login_email"])}
+        return super().changelist_view(request, extra_context={**extra, **(extra_context or {})})
+
     def change_view(self, request, object_id, form_url="", extra_context=None):
         tenant = self.get_object(request, object_id)
         extra = dict(extra_context or {})
@@ -96,6 +113,7 @@ class TenantAdmin(admin.ModelAdmin):
             extra["console_stats"] = console_selectors.tenant_stats([tenant.schema_name]).get(
                 tenant.schema_name, console_selectors.TenantStats()
             )
+            extra.update(_quotas_and_throttling(tenant))
         return super().change_view(request, object_id, form_url, extra_context=extra)
 
     # --- list columns ------------------------------------------------------------------------------------------
@@ -148,6 +166,31 @@ class TenantAdmin(admin.ModelAdmin):
         for tenant in queryset:
             services.tenant_set_active(tenant=tenant, is_active=True)
         self.message_user(request, f"Activated {queryset.count()} tenant(s).", messages.SUCCESS)
+
+
+def _quotas_and_throttling(tenant) -> dict:
+    """The tenant page's quota table (use toward each quota of its plan) and its rate-limit refusals (7 days)."""
+    from minirag.api.throttling import SCOPES, denied_counts
+    from minirag.tenancy import tenant_context
+    from usage.plans import plan_name
+    from usage.selectors import quota_usage
+
+    with tenant_context(tenant):
+        quotas = quota_usage(tenant=tenant)
+    tenant_scopes = [scope for scope in SCOPES if scope in ("chat_tenant", "chat_bot", "writes_token")]
+    return {
+        "quota_plan": plan_name(tenant),
+        "quotas": [
+            {
+                "name": name,
+                "used": row["used"],
+                "limit": row["limit"],
+                "percent": round(100 * row["used"] / row["limit"]) if row["limit"] else None,
+            }
+            for name, row in quotas.items()
+        ],
+        "throttled": denied_counts(tenant_id=tenant.id, scopes=tenant_scopes),
+    }
 
 
 def _stats(tenant) -> console_selectors.TenantStats:

@@ -37,3 +37,28 @@ class UsageEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.kind} {self.model} {self.total_tokens} tokens"
+
+
+class QuotaNotice(models.Model):
+    """A `usage.threshold` event that was sent: one per quota, period and threshold (80 %, 100 %).
+
+    Rate-like quotas count per period (day, month); size-like ones notify at most once per calendar month.
+    """
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    quota = models.CharField(max_length=40)
+    period = models.CharField(max_length=10)  # "2026-12" or "2026-12-01"
+    threshold = models.PositiveSmallIntegerField()  # percent
+    used = models.PositiveBigIntegerField()
+    limit = models.PositiveBigIntegerField()
+    plan = models.CharField(max_length=50)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            models.UniqueConstraint(fields=["quota", "period", "threshold"], name="quota_notice_once_per_period")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.quota} {self.threshold}% ({self.period})"

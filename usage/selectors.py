@@ -255,3 +255,67 @@ def feedback_trend(*, days: int, bot_profile_id: UUID | None = None) -> list[dic
         }
         for row in rows
     ]
+
+
+# --- Quotas ----------------------------------------------------------------------------------------------
+
+
+def rate_quota_seed(*, quota: str, since: dt.datetime) -> int:
+    """The database's count for a rate-like quota since `since` (seeds its cache counter): one aggregate query."""
+    if quota == "tokens_per_month":
+        from usage.models import UsageKind
+
+        return (
+            UsageEvent.objects.filter(created_at__gte=since, kind__in=(UsageKind.CHAT, UsageKind.TITLE))
+            .order_by()
+            .aggregate(total=Coalesce(Sum("total_tokens"), 0))["total"]
+        )
+    if quota == "chat_requests_per_day":
+        from chat.models import Message, MessageRole
+
+        return Message.objects.filter(created_at__gte=since, role=MessageRole.USER).order_by().count()
+    raise ValueError(f"{quota} is not a rate-like quota")
+
+
+def size_quota_usage(*, quotas) -> dict[str, int]:
+    """Current use of the size-like `quotas` (sources, chunks, upload_bytes, bots): one query in all."""
+    from django.db import connection
+
+    from bots.models import BotProfile
+    from sources.models import Source, SourceType
+
+    quote = connection.ops.quote_name
+    sources, bots = quote(Source._meta.db_table), quote(BotProfile._meta.db_table)
+    columns = {
+        "sources": "count(*)",
+        "chunks": "coalesce(sum(chunk_count), 0)",
+        # file_size is written by the upload service; anything else in a config is not counted
+        "upload_bytes": "coalesce(sum(CASE WHEN source_type = %s AND (config ->> 'file_size') ~ '^[0-9]{1,18}$' "
+        "THEN (config ->> 'file_size')::bigint END), 0)",
+        "bots": f"(SELECT count(*) FROM {bots} WHERE is_active)",
+    }
+    wanted = [name for name in columns if name in set(quotas)]
+    if not wanted:
+        return {}
+    # count(*) keeps this an aggregate: exactly one row, even with no active source
+    selected = ["sources", *(name for name in wanted if name != "sources")]
+    params = [SourceType.UPLOAD] if "upload_bytes" in wanted else []
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT {', '.join(columns[name] for name in selected)} FROM {sources} WHERE is_active", params)
+        row = dict(zip(selected, cursor.fetchone(), strict=True))
+    return {name: int(row[name] or 0) for name in wanted}
+
+
+def quota_usage(*, tenant) -> dict[str, dict]:
+    """{quota: {"used", "limit"}} for every quota of the tenant's plan (limit None = unlimited), for
+    GET /v1/tenants/me and the console. One query for the size-like quotas; the rate-like ones come from their
+    cache counters (one aggregate query each when not cached)."""
+    from usage import plans
+    from usage.services import rate_quota_used
+
+    limits = plans.plan_limits(tenant)
+    used = size_quota_usage(quotas=plans.SIZE_QUOTAS)
+    now = timezone.now()
+    for quota in plans.RATE_QUOTAS:
+        used[quota] = rate_quota_used(tenant, quota, now)
+    return {quota: {"used": used[quota], "limit": limits[quota]} for quota in plans.QUOTAS}

@@ -10,6 +10,7 @@ from minirag.api.permissions import IsTenantMember, ManagerForWrites
 from minirag.api.throttling import LoginEmailRateThrottle, LoginIPRateThrottle, SignupRateThrottle
 from tenants import selectors, services
 from tenants.api import serializers as s
+from usage.selectors import quota_usage
 
 
 class TenantBootstrapView(APIView):
@@ -48,9 +49,10 @@ def _invite_code(data) -> str | None:
 
 
 class TenantMeView(APIView):
-    @extend_schema(responses=s.TenantReadSerializer, tags=["tenants"])
+    @extend_schema(responses=s.TenantMeSerializer, tags=["tenants"])
     def get(self, request):
-        return Response(s.TenantReadSerializer(request.auth.tenant).data)
+        tenant = request.auth.tenant
+        return Response(s.TenantReadSerializer(tenant).data | {"quotas": quota_usage(tenant=tenant)})
 
 
 class LoginView(APIView):

@@ -175,16 +175,16 @@ def test_api_token_lifecycle(tenant_a):
 def test_last_used_at_written_at_most_once_a_minute(tenant_a, django_assert_num_queries):
     issued = api_token_create(user=tenant_a.owner, name="touch")
     client = _bearer(issued.raw_token)
-    client.get("/v1/tenants/me")
+    client.get("/v1/auth/me")
     first = ApiToken.objects.get(pk=issued.token.pk).last_used_at
     assert first is not None
 
     with django_assert_num_queries(1):  # the token lookup only: no write within the interval
-        client.get("/v1/tenants/me")
+        client.get("/v1/auth/me")
     assert ApiToken.objects.get(pk=issued.token.pk).last_used_at == first
 
     ApiToken.objects.filter(pk=issued.token.pk).update(last_used_at=timezone.now() - timedelta(minutes=2))
-    client.get("/v1/tenants/me")
+    client.get("/v1/auth/me")
     assert ApiToken.objects.get(pk=issued.token.pk).last_used_at > first
 
 
