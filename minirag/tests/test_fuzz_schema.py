@@ -37,9 +37,8 @@ def _report_calls():
     for key, count in calls.items():
         by_status[key.split()[0]] = by_status.get(key.split()[0], 0) + count
     operations = len({key.split(" ", 1)[1] for key in calls})
-    print(
-        f"\nschemathesis: {sum(calls.values())} requests, {operations} operations, by status {dict(sorted(by_status.items()))}"
-    )
+    statuses = dict(sorted(by_status.items()))
+    print(f"\nschemathesis: {sum(calls.values())} requests, {operations} operations, by status {statuses}")
 
 
 @pytest.fixture
