@@ -308,8 +308,8 @@ def size_quota_usage(*, quotas) -> dict[str, int]:
 
 def quota_usage(*, tenant) -> dict[str, dict]:
     """{quota: {"used", "limit"}} for every quota of the tenant's plan (limit None = unlimited), for
-    GET /v1/tenants/me and the console. One query for the size-like quotas; the rate-like ones come from their
-    cache counters (one aggregate query each when not cached)."""
+    GET /v1/tenants/me and the console. One query for the size-like quotas; a limited rate-like quota comes from
+    its cache counter (one aggregate query when not cached), an unlimited one (not counted) from the database."""
     from usage import plans
     from usage.services import rate_quota_used
 
@@ -317,5 +317,8 @@ def quota_usage(*, tenant) -> dict[str, dict]:
     used = size_quota_usage(quotas=plans.SIZE_QUOTAS)
     now = timezone.now()
     for quota in plans.RATE_QUOTAS:
-        used[quota] = rate_quota_used(tenant, quota, now)
+        if limits[quota] is None:
+            used[quota] = rate_quota_seed(quota=quota, since=plans.period_start(plans.QUOTAS[quota].period, now))
+        else:
+            used[quota] = rate_quota_used(tenant, quota, now)
     return {quota: {"used": used[quota], "limit": limits[quota]} for quota in plans.QUOTAS}

@@ -381,3 +381,15 @@ def test_console_changes_a_tenants_plan_among_the_defined_plans(tenant_a):
     assert Tenant.objects.get(pk=tenant_a.tenant.pk).plan == "pro"
     refused = client.post(url, {**form, "plan": "platinum"})
     assert refused.status_code == 200 and Tenant.objects.get(pk=tenant_a.tenant.pk).plan == "pro"
+
+
+def test_unlimited_rate_quotas_still_show_current_use(tenant_a, plan):
+    plan(sources=10)  # chat requests and tokens unlimited: not counted in the cache, read from the database
+    bot = _bot(tenant_a)
+    client = tenant_a.client()
+    assert client.get("/v1/tenants/me").json()["quotas"]["chat_requests_per_day"] == {"used": 0, "limit": None}
+
+    _chat(client, bot)
+    _chat(client, bot)
+
+    assert client.get("/v1/tenants/me").json()["quotas"]["chat_requests_per_day"] == {"used": 2, "limit": None}
