@@ -178,7 +178,9 @@ def _count_tokens(tenant, tokens: int, when) -> None:
             limit = plans.plan_limits(tenant)["tokens_per_month"]
             key = counter_key(tenant, "tokens_per_month", when)
             after = counters.incr_existing(key, tokens)
-            if after is None:  # not cached: the seed already includes this committed call
+            # Not cached (the chat admission seeds it, so only after an eviction): the seed already includes this
+            # committed call — and any other committed one whose callback has not run yet, counted twice then.
+            if after is None:
                 after = rate_quota_used(tenant, "tokens_per_month", when)
             _notify_crossings(tenant, "tokens_per_month", before=after - tokens, after=after, limit=limit, now=when)
     except Exception:  # counting must never break the answer already given

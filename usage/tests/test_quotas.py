@@ -393,3 +393,15 @@ def test_unlimited_rate_quotas_still_show_current_use(tenant_a, plan):
     _chat(client, bot)
 
     assert client.get("/v1/tenants/me").json()["quotas"]["chat_requests_per_day"] == {"used": 2, "limit": None}
+
+
+def test_token_thresholds_are_sent_as_usage_is_recorded(tenant_a, plan, emitted, django_capture_on_commit_callbacks):
+    plan(tokens_per_month=100)
+    tenant_a.client().get("/v1/tenants/me")  # the month's counter exists (a chat request seeds it too)
+    with tenant_context(tenant_a.tenant), django_capture_on_commit_callbacks(execute=True):
+        usage_record(kind=UsageKind.CHAT, model="gpt-4o-mini", prompt_tokens=50, completion_tokens=20)  # 70 %
+        usage_record(kind=UsageKind.TITLE, model="gpt-4o-mini", prompt_tokens=10, completion_tokens=5)  # 85 %
+        usage_record(kind=UsageKind.CHAT, model="gpt-4o-mini", prompt_tokens=5, completion_tokens=5)  # 95 %
+
+    assert [(event["quota"], event["threshold"], event["used"]) for event in emitted] == [("tokens_per_month", 80, 85)]
+    assert len(emitted[0]["period"]) == 7  # "YYYY-MM"
