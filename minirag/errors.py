@@ -6,6 +6,7 @@ class DomainError(Exception):
 
     status_code = 400
     default_detail = "Bad request"
+    headers: dict[str, str] = {}  # extra response headers (e.g. Retry-After)
 
     def __init__(self, detail: str | list | None = None):
         self.detail = detail if detail is not None else self.default_detail
@@ -61,7 +62,9 @@ class QuotaExceeded(DomainError):
     status_code = 403
     default_detail = "Quota exceeded"
 
-    def __init__(self, detail: str, *, quota: str, status_code: int = 403):
+    def __init__(self, detail: str, *, quota: str, status_code: int = 403, retry_after: int | None = None):
         super().__init__(detail)
         self.quota = quota
         self.status_code = status_code
+        if retry_after is not None:
+            self.headers = {"Retry-After": str(max(1, retry_after))}

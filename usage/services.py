@@ -77,11 +77,12 @@ def _current_tenant():
     return tenant
 
 
-def _exceeded(tenant, quota: str, limit: int, extra: str) -> QuotaExceeded:
+def _exceeded(tenant, quota: str, limit: int, extra: str, *, resets=None) -> QuotaExceeded:
     spec = plans.QUOTAS[quota]
     per = f" per {spec.period}" if spec.period else ""
     detail = f"Quota exceeded: {quota} (limit {limit} {spec.label}{per} on plan '{plans.plan_name(tenant)}'); {extra}"
-    return QuotaExceeded(detail, quota=quota, status_code=spec.status_code)
+    retry_after = int((resets - timezone.now()).total_seconds()) + 1 if resets is not None else None
+    return QuotaExceeded(detail, quota=quota, status_code=spec.status_code, retry_after=retry_after)
 
 
 def counter_key(tenant, quota: str, now) -> str:
@@ -109,8 +110,9 @@ def quota_admit_chat(*, tenant) -> None:
     now = timezone.now()
     token_limit = limits["tokens_per_month"]
     if token_limit is not None and rate_quota_used(tenant, "tokens_per_month", now) >= token_limit:
-        resets = plans.period_end("month", now).isoformat().replace("+00:00", "Z")
-        raise _exceeded(tenant, "tokens_per_month", token_limit, f"resets at {resets}")
+        resets = plans.period_end("month", now)
+        stamp = resets.isoformat().replace("+00:00", "Z")
+        raise _exceeded(tenant, "tokens_per_month", token_limit, f"resets at {stamp}", resets=resets)
     request_limit = limits["chat_requests_per_day"]
     if request_limit is None:
         return
@@ -124,8 +126,9 @@ def quota_admit_chat(*, tenant) -> None:
         count = seed() + 1
     if count > request_limit:
         counters.incr_existing(key, -1)
-        resets = plans.period_end("day", now).isoformat().replace("+00:00", "Z")
-        raise _exceeded(tenant, "chat_requests_per_day", request_limit, f"resets at {resets}")
+        resets = plans.period_end("day", now)
+        stamp = resets.isoformat().replace("+00:00", "Z")
+        raise _exceeded(tenant, "chat_requests_per_day", request_limit, f"resets at {stamp}", resets=resets)
     _notify_crossings(tenant, "chat_requests_per_day", before=count - 1, after=count, limit=request_limit, now=now)
 
 

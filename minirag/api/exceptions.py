@@ -60,7 +60,7 @@ def validation_errors_to_list(detail, location=("body",)) -> list[dict]:
 
 def exception_handler(exc, context):
     if isinstance(exc, DomainError):
-        return Response({"detail": exc.detail}, status=exc.status_code)
+        return Response({"detail": exc.detail}, status=exc.status_code, headers=exc.headers or None)
     if isinstance(exc, drf_exceptions.ValidationError):
         return Response({"detail": validation_errors_to_list(exc.detail)}, status=422)
     if isinstance(exc, DjangoValidationError):

@@ -34,6 +34,7 @@ VALIDATION_ERROR_SCHEMA = {
 _WRITE_METHODS = {"post", "put", "patch"}
 _PROVIDER_PATHS = ("/v1/chat",)
 _CREDENTIAL_PATHS = ("/v1/auth/",)  # login and refresh answer 401/403 without needing a bearer token
+_SIGNUP_PATH = "/v1/tenants"  # closed sign-up or a bad invite code: 403
 
 
 def _response(description: str, component: str) -> dict:
@@ -62,6 +63,10 @@ def add_error_responses(result, generator, request, public):
             if needs_auth or path.startswith(_CREDENTIAL_PATHS):
                 expected["401"] = "Missing, invalid, revoked or expired credential"
                 expected["403"] = "The caller's role may not do this"
+            if method in _WRITE_METHODS or path.startswith(_CREDENTIAL_PATHS):
+                expected["429"] = "Rate limit or quota reached (Retry-After says when to try again)"
+            if path == _SIGNUP_PATH and method == "post":
+                expected["403"] = "Sign-up is closed, or the invite code is missing or invalid"
             if method in _WRITE_METHODS:
                 expected["409"] = "Conflict with the current state"
                 expected["413"] = "Request body too large"

@@ -175,6 +175,7 @@ def test_chat_requests_per_day_are_429_and_refusals_are_not_counted(tenant_a, pl
     detail = refused.json()["detail"]
     assert detail.startswith("Quota exceeded: chat_requests_per_day (limit 2 chat requests per day on plan 'tight')")
     assert "resets at " in detail and detail.endswith("T00:00:00Z")
+    assert 0 < int(refused["Retry-After"]) <= 86400  # seconds until the next UTC day
     assert client.get("/v1/tenants/me").json()["quotas"]["chat_requests_per_day"] == {"used": 2, "limit": 2}
 
 
