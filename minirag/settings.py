@@ -358,6 +358,14 @@ URL_FETCH_TIMEOUT_SECONDS = env.float("URL_FETCH_TIMEOUT_SECONDS", default=30.0)
 URL_FETCH_MAX_BYTES = env.int("URL_FETCH_MAX_BYTES", default=20 * 1024 * 1024)
 URL_FETCH_MAX_REDIRECTS = env.int("URL_FETCH_MAX_REDIRECTS", default=5)
 MAX_EXTRACTED_CHARS = env.int("MAX_EXTRACTED_CHARS", default=60_000_000)
+# Zip-based files (DOCX): the most their parts may unpack to, bytes, and the highest unpacked-to-packed ratio of
+# a part over 1 MiB (zip bombs). Checked on the declared sizes, then again while unpacking.
+MAX_ARCHIVE_UNCOMPRESSED_BYTES = env.int("MAX_ARCHIVE_UNCOMPRESSED_BYTES", default=100 * 1024 * 1024)
+MAX_ARCHIVE_RATIO = env.float("MAX_ARCHIVE_RATIO", default=100.0)
+# PDF, DOCX and HTML are parsed in a child process stopped after this many seconds or when it allocates more
+# than this many MB; 0 turns a limit off (both 0: parsed in the worker itself).
+EXTRACTION_TIMEOUT_SECONDS = env.float("EXTRACTION_TIMEOUT_SECONDS", default=120.0)
+EXTRACTION_MAX_MEMORY_MB = env.int("EXTRACTION_MAX_MEMORY_MB", default=1024)
 INGEST_SOFT_TIME_LIMIT_SECONDS = env.int("INGEST_SOFT_TIME_LIMIT_SECONDS", default=1800)
 INGEST_HARD_TIME_LIMIT_SECONDS = env.int("INGEST_HARD_TIME_LIMIT_SECONDS", default=1900)
 # A source in "processing" longer than this is failed by the sweeper so it can be re-ingested.
