@@ -226,3 +226,27 @@ def test_empty_model_output_still_ends_with_done_and_stores_an_empty_answer(tena
     with tenant_context(tenant_a.tenant):
         answer = Message.objects.get(pk=stream[-1][1]["message_id"])
     assert answer.content == "" and answer.is_complete
+
+
+@pytest.mark.parametrize(
+    "garbage",
+    [
+        ("text/html", b"<html><body><h1>502 Bad Gateway</h1></body></html>"),
+        ("application/json", b'{"unexpected": "shape"}'),
+        ("text/event-stream", b"data: this is not json\n\ndata: {broken\n\n"),
+        ("text/event-stream", b""),
+    ],
+    ids=["html-page", "json-body", "non-json-data-lines", "empty-body"],
+)
+def test_provider_answering_garbage_ends_with_an_error_event_and_stores_no_answer(tenant_a, llm_bot, fake_llm, garbage):
+    # Given a provider that answers the streamed request with 200 and a body that is not a chat stream
+    fake_llm.stream_garbage = garbage
+
+    # When a streamed chat asks it
+    stream = parse_sse(b"".join(_stream(tenant_a.client(), llm_bot, "garbage please").streaming_content))
+
+    # Then the stream ends with an error event (the JSON path answers 502), and no answer is stored
+    assert stream == [("sources", {"sources": []}), ("error", {"detail": "LLM provider error"})]
+    with tenant_context(tenant_a.tenant):
+        user = Message.objects.get(content="garbage please")
+        assert not Message.objects.filter(chat=user.chat, role=MessageRole.ASSISTANT).exists()

@@ -295,6 +295,19 @@ class CompletionStream:
                 return  # we dropped the connection ourselves (client gone): not a provider failure
             raise sanitize(error) from None
         self.finished_at = time.monotonic()
+        if not self._closed and not self.text_parts and not self._provider_finished():
+            # Nothing the provider sent was a chunk (an HTML error page, a JSON body, an empty body with 200):
+            # a provider failure, as on the non-streamed path, not an empty answer.
+            logger.warning("LLM stream ended without content or a finish reason (malformed response)")
+            raise UpstreamError(PROVIDER_ERROR)
+
+    def _provider_finished(self) -> bool:
+        """Whether the provider itself ended the answer. LiteLLM closes every stream with a "stop" chunk, its
+        own when the provider sent none; it records a finish reason only when the provider sent one."""
+        return bool(
+            getattr(self._stream, "received_finish_reason", None)
+            or getattr(self._stream, "intermittent_finish_reason", None)
+        )
 
     def close(self) -> None:
         """Stop reading and drop the provider connection."""

@@ -14,7 +14,8 @@ streaming, usage parsing, error mapping — is exercised.
 - Failures: ``fail_next(n, status=429, retry_after=2)`` makes the next ``n`` calls fail with that status;
   ``fail_next(n, sleep=5)`` makes them hang (a client timeout shorter than that times out).
 - ``delay`` (seconds before answering) and ``chunk_delay`` (seconds between stream chunks) slow it down;
-  ``break_stream_after`` drops the connection after that many content chunks.
+  ``break_stream_after`` drops the connection after that many content chunks; ``stream_garbage =
+  (content_type, body)`` answers every ``stream=true`` call with status 200 and that raw body instead.
 - ``requests`` logs every call (path, parsed JSON body, headers); ``reset()`` restores everything.
 
 Tokens are counted as whitespace-separated words, so tests can predict them exactly.
@@ -106,6 +107,7 @@ class FakeOpenAI:
             self.reply: str | None = None
             self.stream_usage = True
             self.break_stream_after: int | None = None
+            self.stream_garbage: tuple[str, bytes] | None = None
 
     def fail_next(
         self, n: int = 1, *, status: int = 500, retry_after: float | None = None, sleep: float | None = None
@@ -287,6 +289,16 @@ def _make_handler(fake: FakeOpenAI) -> type[BaseHTTPRequestHandler]:
                         "usage": usage,
                     },
                 )
+                return
+
+            if fake.stream_garbage is not None:
+                content_type, raw = fake.stream_garbage
+                self.send_response(200)
+                self.send_header("Content-Type", content_type)
+                self.send_header("Content-Length", str(len(raw)))
+                self.end_headers()
+                self.wfile.write(raw)
+                self.wfile.flush()
                 return
 
             include_usage = bool((body.get("stream_options") or {}).get("include_usage")) and fake.stream_usage
