@@ -32,7 +32,7 @@ def bench_environment(database_url: str, **overrides: str) -> dict[str, str]:
 
     No broker unless `overrides` names one (tasks then run eagerly), the PostgreSQL knowledge index, no
     `.env` file of the checkout (MINIRAG_ENV_FILE points nowhere), and nothing published by a running
-    `make run` (var/runtime.env) is read, because every URL is given explicitly."""
+    `make run` (var/runtime.env) is read, because every URL is given explicitly. Rate limits are off."""
     env = {
         "DATABASE_URL": database_url,
         "DEBUG": "false",
@@ -51,6 +51,9 @@ def bench_environment(database_url: str, **overrides: str) -> dict[str, str]:
         "DJANGO_SETTINGS_MODULE": "minirag.settings",
         "LITELLM_LOCAL_MODEL_COST_MAP": "True",
         "MINIRAG_ALLOW_PRIVATE_NETWORK": "true",  # the fake OpenAI server listens on 127.0.0.1
+        # Benchmarks measure latency and throughput, not the per-credential rate limits (300 writes/min per
+        # token, 120 chats/min per bot by default), which they would hit within seconds.
+        "RATE_LIMITS_ENABLED": "false",
     }
     env.update(overrides)
     return env
