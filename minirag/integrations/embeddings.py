@@ -18,6 +18,7 @@ from typing import Any
 from django.conf import settings
 
 from minirag.integrations import retry
+from minirag.integrations.llm import guarded_call, install_outbound_guard
 from minirag.netguard import UnsafeURLError, check_url
 
 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
@@ -59,6 +60,7 @@ def _litellm():
     # the OpenAI SDK would retry on its own, ignoring our per-batch backoff. Every MiniRAG caller passes its
     # own retry count (and does its own retries), so a zero default changes nothing else.
     litellm.DEFAULT_MAX_RETRIES = 0
+    install_outbound_guard(litellm)  # see llm.install_outbound_guard: connections go where the guard looked
     return litellm
 
 
@@ -106,7 +108,11 @@ def _embed_once(config: EmbeddingConfig, texts: Sequence[str]) -> EmbeddingBatch
         kwargs["api_base"] = config.api_base
     if config.api_version:
         kwargs["api_version"] = config.api_version
-    response = litellm.embedding(**kwargs)
+    response = guarded_call(
+        config.api_base,
+        lambda: litellm.embedding(**kwargs),
+        refused=EmbeddingError("The embedding endpoint is not allowed: a connection was refused by the network policy"),
+    )
     data = sorted(response.data, key=lambda item: item["index"] if isinstance(item, dict) else item.index)
     vectors = [list(item["embedding"] if isinstance(item, dict) else item.embedding) for item in data]
     if len(vectors) != len(texts):

@@ -9,13 +9,17 @@ exponential backoff (honouring `Retry-After`), and turns every failure into a sa
     UpstreamError("LLM provider error")          anything else
 
 The provider's own message never reaches a client (it can quote keys or internals); it is not logged either,
-only its type and status. A tenant-supplied `api_base` goes through the SSRF guard right before each call.
+only its type and status. A tenant-supplied `api_base` goes through the SSRF guard right before each call,
+and the call itself runs inside `netguard.outbound_guard()`: LiteLLM's HTTP clients use the guard's transport
+(`install_outbound_guard`), so each connection (redirects included) goes to an address the guard checked,
+with no second DNS answer in between (no DNS rebinding).
 """
 
 from __future__ import annotations
 
 import logging
 import os
+import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -27,7 +31,7 @@ from django.conf import settings
 from minirag import tokenizer
 from minirag.errors import UpstreamError, UpstreamTimeout
 from minirag.integrations import retry
-from minirag.netguard import UnsafeURLError, check_url
+from minirag.netguard import UnsafeURLError, check_url, guarded_transport, outbound_guard
 
 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 
@@ -85,7 +89,48 @@ def _litellm():
 
     litellm.suppress_debug_info = True
     litellm.drop_params = True  # providers that reject a parameter (e.g. temperature) still answer
+    install_outbound_guard(litellm)
     return litellm
+
+
+_guard_lock = threading.Lock()
+_guard_installed = False
+
+
+def install_outbound_guard(litellm) -> None:
+    """Make LiteLLM's synchronous HTTP go through the SSRF guard's transport (once per process).
+
+    `client_session` is the httpx client of every OpenAI-SDK-based provider (openai/, azure, most
+    OpenAI-compatible servers); `sync_transport` is the transport of LiteLLM's own HTTP handler (the other
+    providers), read when it creates a client. Outside `outbound_guard()` the transport behaves like httpx's,
+    so endpoints the operator configured (environment) are not judged by the tenant rules. An explicit
+    transport means httpx ignores HTTP(S)_PROXY: provider calls go direct, as URL sources and webhooks do.
+    """
+    global _guard_installed
+    if _guard_installed:
+        return
+    import httpx
+
+    with _guard_lock:
+        if not _guard_installed:
+            litellm.client_session = httpx.Client(transport=guarded_transport(), follow_redirects=True)
+            litellm.sync_transport = guarded_transport()
+            _guard_installed = True
+
+
+def guarded_call(api_base: str | None, call, *, refused: Exception):
+    """Run `call()`; when the bot names its own endpoint, inside the SSRF guard, raising `refused` if the guard
+    refused a connection (a DNS answer that changed after the check, or a redirect to a refused address)."""
+    if not api_base:
+        return call()
+    with outbound_guard() as guard:
+        try:
+            return call()
+        except Exception:
+            if guard.refused:
+                logger.warning("a provider connection was refused by the SSRF guard: %s", guard.refused)
+                raise refused from None
+            raise
 
 
 # --- Local token counting ------------------------------------------------------------------------------
@@ -164,6 +209,8 @@ def _with_retries(config: LLMConfig, call):
     while True:
         try:
             return call()
+        except UpstreamError:
+            raise  # already classified (e.g. the endpoint was refused): never retried
         except Exception as error:  # noqa: BLE001 - every provider failure is classified, then sanitized
             if attempt >= retries or not _is_retryable(error):
                 raise sanitize(error) from None
@@ -179,6 +226,10 @@ def _check_endpoint(config: LLMConfig) -> None:
             check_url(config.api_base)
         except UnsafeURLError:
             raise UpstreamError(ENDPOINT_REFUSED) from None
+
+
+def _guarded(config: LLMConfig, call):
+    return guarded_call(config.api_base, call, refused=UpstreamError(ENDPOINT_REFUSED))
 
 
 def _kwargs(config: LLMConfig, messages: list[dict]) -> dict[str, Any]:
@@ -219,7 +270,7 @@ def complete(*, config: LLMConfig, messages: list[dict]) -> Completion:
     _check_endpoint(config)
     litellm = _litellm()
     started = time.monotonic()
-    response = _with_retries(config, lambda: litellm.completion(**_kwargs(config, messages)))
+    response = _with_retries(config, lambda: _guarded(config, lambda: litellm.completion(**_kwargs(config, messages))))
     latency_ms = int((time.monotonic() - started) * 1000)
     try:
         content = response.choices[0].message.content or ""
@@ -266,7 +317,8 @@ class CompletionStream:
         kwargs = _kwargs(self.config, self.messages)
         kwargs.update(stream=True, stream_options={"include_usage": True})
         self.started = time.monotonic()
-        self._stream = _with_retries(self.config, lambda: litellm.completion(**kwargs))
+        # The connection is opened here (the body is read later, on the same connection).
+        self._stream = _with_retries(self.config, lambda: _guarded(self.config, lambda: litellm.completion(**kwargs)))
         return self
 
     def __iter__(self) -> Iterator[str]:

@@ -1,5 +1,7 @@
 """LiteLLM integration against the fake OpenAI server over real HTTP: answers, streams, retries, errors."""
 
+import socket
+
 import pytest
 
 from minirag.errors import UpstreamError, UpstreamTimeout
@@ -137,3 +139,51 @@ def test_context_window_from_litellm_or_setting(settings):
     settings.CHAT_DEFAULT_CONTEXT_TOKENS = 4321
     assert llm.context_window("gpt-4o-mini") == 128000
     assert llm.context_window("openai/not-a-real-model-xyz") == 4321
+
+
+def _rebinding_resolver(monkeypatch, name: str) -> list[str]:
+    """`name` resolves to a public address the first time and to loopback afterwards (DNS rebinding)."""
+    real = socket.getaddrinfo
+    seen: list[str] = []
+
+    def getaddrinfo(host, port, *args, **kwargs):
+        if host != name:
+            return real(host, port, *args, **kwargs)
+        seen.append(host)
+        address = "93.184.216.34" if len(seen) == 1 else "127.0.0.1"
+        return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", (address, port))]
+
+    monkeypatch.setattr(socket, "getaddrinfo", getaddrinfo)
+    return seen
+
+
+@pytest.mark.parametrize("streamed", [False, True], ids=["complete", "stream"])
+def test_api_base_rebound_to_loopback_after_the_check_is_never_contacted(
+    fake_openai, config, settings, monkeypatch, streamed
+):
+    # Given an api_base whose name passes the check (public) and then answers loopback, where the fake listens
+    settings.MINIRAG_ALLOW_PRIVATE_NETWORK = False
+    seen = _rebinding_resolver(monkeypatch, "llm.rebind.test")
+    rebound = llm.LLMConfig(**{**config.__dict__, "api_base": f"http://llm.rebind.test:{fake_openai.port}/v1"})
+
+    # When the model is called
+    with pytest.raises(UpstreamError) as caught:
+        if streamed:
+            list(llm.stream(config=rebound, messages=MESSAGES))
+        else:
+            llm.complete(config=rebound, messages=MESSAGES)
+
+    # Then the connection's own resolution is checked too: refused, not retried, and nothing reached the fake
+    assert caught.value.detail == "LLM endpoint is not allowed"
+    assert seen == ["llm.rebind.test", "llm.rebind.test"]
+    assert fake_openai.chat_calls == []
+
+
+def test_every_litellm_http_client_uses_the_guarded_transport():
+    from minirag.netguard import _GuardedBackend
+
+    litellm = llm._litellm()
+
+    assert isinstance(litellm.client_session._transport._pool._network_backend, _GuardedBackend)
+    assert isinstance(litellm.sync_transport._pool._network_backend, _GuardedBackend)
+    assert litellm.module_level_client.client._transport is litellm.sync_transport

@@ -150,3 +150,29 @@ def test_query_embedding_outage_falls_back_to_lexical(dense_bot, fake_openai, ru
 
 def test_query_embedding_is_none_for_sparse_bots(in_tenant):
     assert query_embedding(bot=bot_create(name="plain"), query="hello") is None
+
+
+def test_embedding_endpoint_rebound_to_loopback_after_the_check_is_never_contacted(
+    dense_bot, fake_openai, settings, monkeypatch
+):
+    import socket
+
+    settings.MINIRAG_ALLOW_PRIVATE_NETWORK = False
+    real, seen = socket.getaddrinfo, []
+
+    def getaddrinfo(host, port, *args, **kwargs):  # public for the check, loopback for the connection
+        if host != "embed.rebind.test":
+            return real(host, port, *args, **kwargs)
+        seen.append(host)
+        return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", ("93.184.216.34" if len(seen) == 1 else "127.0.0.1", port))]
+
+    monkeypatch.setattr(socket, "getaddrinfo", getaddrinfo)
+    config = embeddings.EmbeddingConfig(
+        model="openai/fake-embed-32", api_key="test-key", api_base=f"http://embed.rebind.test:{fake_openai.port}/v1"
+    )
+
+    with pytest.raises(embeddings.EmbeddingError, match="embedding endpoint is not allowed"):
+        embeddings.embed_batch(config, ["owls hunt at night"])
+
+    assert seen == ["embed.rebind.test", "embed.rebind.test"]
+    assert fake_openai.embedding_calls == []

@@ -124,6 +124,10 @@ def test_loopback_is_refused_without_the_override(in_tenant, site, run_on_commit
     [
         "http://169.254.169.254/latest/meta-data/",
         "http://[::ffff:169.254.169.254]/",
+        "http://[2002:a9fe:a9fe::1]/",  # 6to4
+        "http://[64:ff9b::a9fe:a9fe]/",  # NAT64
+        "http://[2001:0:4136:e378:8000:63bf:5601:5601]/",  # Teredo client
+        "http://[64:ff9b:1::a9fe:a9fe]/",  # local-use NAT64: never
         "http://0.0.0.0/",
         "http://224.0.0.1/",
     ],

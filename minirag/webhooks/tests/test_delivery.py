@@ -270,3 +270,16 @@ def test_the_connection_goes_to_the_checked_address_with_the_original_host(monke
     assert (target, host, sni) == ("https://203.0.113.7:8443/in?x=1", "hooks.example.com:8443", "hooks.example.com")
     monkeypatch.setattr(delivery, "resolve_and_check", lambda url: ["2001:db8::1"])
     assert delivery._pinned_target("http://[2001:db8::1]/h")[:2] == ("http://[2001:db8::1]/h", "[2001:db8::1]")
+
+
+@pytest.mark.parametrize(
+    "url",
+    ["http://[2002:a9fe:a9fe::1]/hook", "http://[64:ff9b::a9fe:a9fe]/hook", "http://[2001:0:a9fe:a9fe::1]/hook"],
+    ids=["6to4", "nat64", "teredo"],
+)
+def test_transition_addresses_carrying_metadata_are_refused_at_delivery(url):
+    # (private networks are allowed in this module: link-local stays refused, whatever wraps it)
+    result = delivery.post(url=url, body=b"{}", headers={})
+
+    assert (result.success, result.retryable, result.status_code) == (False, False, None)
+    assert result.error == "URL refused by the outbound network policy"
