@@ -14,7 +14,7 @@ import logging
 import weakref
 from collections.abc import Sequence
 
-from django.db import DatabaseError, connection
+from django.db import DatabaseError, connection, transaction
 
 from sources.index import schema
 from sources.index.base import (
@@ -58,30 +58,44 @@ class PostgresIndex(KnowledgeIndex):
         self._space_id(space, create=True)
 
     def _space_id(self, space: DenseSpace, *, create: bool) -> int | None:
-        """The space's id; with `create`, also the vector table, the space row and its HNSW index (each
-        statement is a no-op when it exists: a few cheap statements per ingestion run)."""
+        """The space's id; with `create`, also the vector table, the space row and its HNSW index.
+
+        Creation is serialised per tenant schema by an advisory lock: concurrent workers starting a new space
+        would otherwise race on CREATE TABLE/INDEX IF NOT EXISTS (not race-safe in PostgreSQL). Once the space
+        and its index exist, this is two cheap reads and takes no lock."""
         try:
             with connection.cursor() as cursor:
-                if create:
-                    if not schema.ensure_vector_table(cursor):
-                        raise KnowledgeIndexError(NO_PGVECTOR)
-                    cursor.execute(
-                        "INSERT INTO sources_embeddingspace (model, dimension, created_at) VALUES (%s, %s, now()) "
-                        "ON CONFLICT (model, dimension) DO NOTHING",
-                        [space.model, space.dimension],
-                    )
-                elif not schema.vector_table_exists(cursor):
-                    return None
+                if not schema.vector_table_exists(cursor):
+                    if not create:
+                        return None
+                else:
+                    space_id = self._lookup_space(cursor, space)
+                    if space_id is not None and (not create or schema.hnsw_index_ready(cursor, space_id, space)):
+                        return space_id
+                    if not create:
+                        return space_id
+            with transaction.atomic(), connection.cursor() as cursor:
+                cursor.execute("SELECT pg_advisory_xact_lock(hashtext(current_schema() || ':minirag-index-ddl'))")
+                if not schema.ensure_vector_table(cursor):
+                    raise KnowledgeIndexError(NO_PGVECTOR)
                 cursor.execute(
-                    "SELECT id FROM sources_embeddingspace WHERE model = %s AND dimension = %s",
+                    "INSERT INTO sources_embeddingspace (model, dimension, created_at) VALUES (%s, %s, now()) "
+                    "ON CONFLICT (model, dimension) DO NOTHING",
                     [space.model, space.dimension],
                 )
-                row = cursor.fetchone()
-                if row is not None and create:
-                    schema.ensure_hnsw_index(cursor, space_id=row[0], dimension=space.dimension)
-                return row[0] if row else None
+                space_id = self._lookup_space(cursor, space)
+                schema.ensure_hnsw_index(cursor, space_id=space_id, dimension=space.dimension)
+                return space_id
         except DatabaseError as error:
             raise KnowledgeIndexError(f"The knowledge index is unavailable ({type(error).__name__})") from error
+
+    @staticmethod
+    def _lookup_space(cursor, space: DenseSpace) -> int | None:
+        cursor.execute(
+            "SELECT id FROM sources_embeddingspace WHERE model = %s AND dimension = %s", [space.model, space.dimension]
+        )
+        row = cursor.fetchone()
+        return row[0] if row else None
 
     def write(self, batch: Batch) -> None:
         if not batch.entries:

@@ -80,6 +80,14 @@ def vector_cast(dimension: int) -> tuple[str, str]:
     return f"halfvec({dimension})", "halfvec_cosine_ops"
 
 
+def hnsw_index_ready(cursor, space_id: int, space) -> bool:
+    """True when the space needs no index (too many dimensions) or its index exists."""
+    if space.dimension > HNSW_MAX_HALFVEC_DIMENSIONS:
+        return True
+    cursor.execute("SELECT to_regclass(%s) IS NOT NULL", [hnsw_index_name(space_id)])
+    return bool(cursor.fetchone()[0])
+
+
 def ensure_hnsw_index(cursor, *, space_id: int, dimension: int) -> None:
     """One HNSW index per embedding space: partial (this space's rows) on the vector cast to its dimension."""
     if dimension > HNSW_MAX_HALFVEC_DIMENSIONS:

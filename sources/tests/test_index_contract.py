@@ -167,3 +167,42 @@ def test_qdrant_purge_failure_keeps_deleted_knowledge_out(settings, in_tenant, r
     assert get_index().count_entries(source_ids=[source.pk]) == 1, "the vectors are still there..."
     assert retrieve(bot=bot, query="octopuses hearts") == []  # ...but never retrieved
     queued.assert_called_once_with([str(source.pk)])
+
+
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_workers_starting_a_new_embedding_space_do_not_collide(
+    tenant_rows_restored_at_session_end, tenant_a
+):
+    """CREATE TABLE/INDEX IF NOT EXISTS is not race-safe in PostgreSQL: creation is serialised per tenant."""
+    import threading
+
+    from django.db import connection as thread_connection
+
+    from sources.index import DenseSpace
+    from sources.index.postgres import PostgresIndex
+
+    barrier = threading.Barrier(4)
+    errors: list[Exception] = []
+
+    def prepare(number: int) -> None:
+        try:
+            with tenant_context(tenant_a.tenant):
+                barrier.wait()
+                PostgresIndex().prepare(DenseSpace(f"race/model-{number % 2}", 24))
+        except Exception as error:  # noqa: BLE001 - collected and asserted below
+            errors.append(error)
+        finally:
+            thread_connection.close()
+
+    threads = [threading.Thread(target=prepare, args=(n,)) for n in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    with tenant_context(tenant_a.tenant):
+        from sources.models import EmbeddingSpace
+
+        spaces = EmbeddingSpace.objects.filter(model__startswith="race/")
+        assert spaces.count() == 2
+        spaces.delete()
