@@ -105,18 +105,18 @@ def unpack_zip(data: bytes | io.IOBase, *, label: str) -> io.BytesIO:
         for entry in _check_directory(archive, label):
             if entry.is_dir():
                 continue
-            body = bytearray()
-            with archive.open(entry) as member:
+            written = 0
+            with archive.open(entry) as member, copy.open(entry.filename, "w") as target:
                 # Small reads keep each inflate step bounded (zlib's max_length); the counts are of real bytes.
                 while piece := member.read(READ_STEP_BYTES):
-                    body += piece
+                    written += len(piece)
                     total += len(piece)
                     if total > limit:
                         raise _too_large(label, total, limit)
-                    if len(body) > entry.file_size:  # zipfile trims to the declared size; never trust that
+                    if written > entry.file_size:  # zipfile trims to the declared size; never trust that
                         raise LimitExceeded(f"The {label} file is damaged (a part is larger than it declares).")
-                    _check_ratio(label, entry.filename, len(body), entry.compress_size, max_ratio)
-            copy.writestr(entry.filename, bytes(body))
+                    _check_ratio(label, entry.filename, written, entry.compress_size, max_ratio)
+                    target.write(piece)
     output.seek(0)
     return output
 
