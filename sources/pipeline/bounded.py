@@ -148,13 +148,28 @@ def _limit_memory(memory_mb: int) -> None:
     resource.setrlimit(resource.RLIMIT_AS, (ceiling, hard))
 
 
+def _limit_cpu(seconds: float) -> None:
+    """The kernel stops the child after this much CPU time even if its parent is gone (a worker killed at
+    its hard time limit cannot kill it): SIGXCPU one second past the wall-clock limit, SIGKILL later."""
+    import math
+    import resource
+
+    soft = math.ceil(seconds) + 1
+    _soft, hard = resource.getrlimit(resource.RLIMIT_CPU)
+    if hard != resource.RLIM_INFINITY:
+        soft = min(soft, hard)
+    resource.setrlimit(resource.RLIMIT_CPU, (soft, soft + 5 if hard == resource.RLIM_INFINITY else hard))
+
+
 def child_main() -> None:
-    """The child: read (target, args, imports, settings, memory) from stdin, write the outcome to stdout."""
+    """The child: read (target, args, imports, settings, limits) from stdin, write the outcome to stdout."""
     import importlib
 
     output = os.fdopen(os.dup(1), "wb")
     os.dup2(2, 1)  # a library that prints must not corrupt the outcome
-    target, args, imports, values, memory_mb = pickle.load(sys.stdin.buffer)  # noqa: S301 - from our parent
+    target, args, imports, values, memory_mb, timeout = pickle.load(sys.stdin.buffer)  # noqa: S301 - our parent
+    if timeout:
+        _limit_cpu(timeout)
     from django.conf import settings as child_settings
 
     child_settings.configure(**values)
@@ -211,7 +226,7 @@ def run_isolated(target: Callable, *args: Any, imports: tuple[str, ...] = ()) ->
     if timeout is None and not memory_mb:
         return target(*args)
     values = {name: getattr(settings, name) for name in CHILD_SETTINGS}
-    request = pickle.dumps((target, args, imports, values, memory_mb), protocol=pickle.HIGHEST_PROTOCOL)
+    request = pickle.dumps((target, args, imports, values, memory_mb, timeout), protocol=pickle.HIGHEST_PROTOCOL)
     child = subprocess.Popen(
         [sys.executable, "-c", CHILD_COMMAND],
         stdin=subprocess.PIPE,

@@ -202,3 +202,30 @@ def test_limits_reach_the_ingestion_as_a_source_error(in_tenant, run_on_commit, 
     source.refresh_from_db()
     assert source.status == SourceStatus.ERROR
     assert source.error_message.startswith("Extracting the file took longer than 1 s")
+
+
+def test_an_abandoned_child_stops_by_itself(settings):
+    # Given a child started as run_isolated starts it, whose parent never waits for it (a worker killed at its
+    # hard time limit cannot kill its child)
+    import pickle
+    import signal
+    import subprocess
+    import sys
+
+    from sources.pipeline import bounded
+    from sources.pipeline.extract import _parse
+
+    values = {name: getattr(settings, name) for name in bounded.CHILD_SETTINGS}
+    request = pickle.dumps((_parse, ("pdf", _pdf_with_content(PDF_BOMB_CONTENT)), ("pypdf",), values, 0, 1.0))
+    child = subprocess.Popen(
+        [sys.executable, "-c", bounded.CHILD_COMMAND],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.DEVNULL,
+        env=bounded._child_environment(),
+        cwd=bounded.PROJECT_ROOT,
+    )
+    child.stdin.write(request)
+    child.stdin.close()
+
+    # Then the kernel stops it soon after its time limit (CPU seconds), instead of it parsing for minutes
+    assert child.wait(timeout=15) == -signal.SIGXCPU
