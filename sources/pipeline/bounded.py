@@ -202,6 +202,8 @@ def _timeout_message(seconds: float) -> str:
 
 
 def _memory_message(memory_mb: int) -> str:
+    if not memory_mb:
+        return "Extracting the file ran out of memory and was stopped; split it into smaller files."
     return (
         f"Extracting the file needed more than {memory_mb:,} MB of memory and was stopped; split it into smaller files."
     )
