@@ -107,3 +107,16 @@ def fake_openai():
 def _fake_openai_reset(request):
     if "fake_openai" in request.fixturenames:
         request.getfixturevalue("fake_openai").reset()
+
+
+@pytest.fixture
+def fresh_counters():
+    """Empty shared counters (rate limits, quotas) before and after the test, and the cache marked reachable."""
+    from django.core.cache import cache
+
+    from minirag import counters
+
+    cache.clear()
+    counters._unavailable_until = 0.0
+    yield
+    cache.clear()

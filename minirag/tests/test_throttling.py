@@ -11,7 +11,6 @@ import uuid
 from pathlib import Path
 
 import pytest
-from django.core.cache import cache
 from django.core.cache.backends.redis import RedisCache
 from django.test import RequestFactory, override_settings
 
@@ -31,11 +30,8 @@ def _limits(**rates) -> dict:
 
 
 @pytest.fixture(autouse=True)
-def _fresh_counters():
-    cache.clear()
-    counters._unavailable_until = 0.0
-    yield
-    cache.clear()
+def _fresh_counters(fresh_counters):
+    """Every test here starts with empty rate-limit counters (root conftest)."""
 
 
 @pytest.fixture

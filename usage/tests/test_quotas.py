@@ -28,11 +28,8 @@ UNLIMITED = {
 
 
 @pytest.fixture(autouse=True)
-def _fresh_counters():
-    cache.clear()
-    counters._unavailable_until = 0.0
-    yield
-    cache.clear()
+def _fresh_counters(fresh_counters):
+    """Every test here starts with empty quota counters (root conftest)."""
 
 
 @pytest.fixture
