@@ -265,9 +265,9 @@ RATE_LIMITS = {
     "signup_ip": env.str("RATE_LIMIT_SIGNUP_PER_IP", default="10/hour"),
     "login_ip": env.str("RATE_LIMIT_LOGIN_PER_IP", default="30/min"),
     "login_email": env.str("RATE_LIMIT_LOGIN_PER_EMAIL", default="10/15min"),
-    "chat_tenant": env.str("RATE_LIMIT_CHAT_PER_TENANT", default="300/min"),
-    "chat_bot": env.str("RATE_LIMIT_CHAT_PER_BOT", default="120/min"),
-    "writes_token": env.str("RATE_LIMIT_WRITES_PER_TOKEN", default="300/min"),
+    "chat_tenant": env.str("RATE_LIMIT_CHAT_PER_TENANT", default="1200/min"),
+    "chat_bot": env.str("RATE_LIMIT_CHAT_PER_BOT", default="600/min"),
+    "writes_token": env.str("RATE_LIMIT_WRITES_PER_TOKEN", default="3000/min"),
 }
 REST_FRAMEWORK["DEFAULT_THROTTLE_CLASSES"] = [
     "minirag.api.throttling.ChatTenantRateThrottle",

@@ -436,7 +436,15 @@ def _switch_version(source, token, document, chunk_count, content_hash, signatur
         locked.error_message = None
         locked.processing_started_at = None
         locked.last_refreshed_at = timezone.now()
-        locked.save()
+        locked.heartbeat_at = None
+        # Only what changed: the row also holds the source's content (megabytes for a big text source).
+        locked.save(
+            update_fields=[
+                "current_document", "status", "stage", "progress", "document_count", "chunk_count", "content_hash",
+                "index_signature", "error_message", "processing_started_at", "last_refreshed_at", "heartbeat_at",
+                "updated_at",
+            ]
+        )  # fmt: skip
         # The previous version disappears in this transaction (its index entries with it).
         _retire_documents(locked, Document.objects.filter(source=locked).exclude(pk=document.pk))
         events.emit(
