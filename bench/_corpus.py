@@ -287,7 +287,7 @@ def load(
                 raw = cursor.cursor
                 with raw.copy(
                     'COPY sources_chunk (id, document_id, source_id, point_id, "order", content, char_start, '
-                    "char_end, token_count, page, lexical_length) FROM STDIN"
+                    "char_end, token_count, page) FROM STDIN"
                 ) as copy:
                     point_ids = _uuid_bytes(rng, count)
                     lines = []
@@ -297,7 +297,7 @@ def load(
                         lines.append(
                             f"{uuid.UUID(bytes=chunk_ids[index].tobytes())}\t{documents[source_position].pk}\t"
                             f"{sources[source_position].pk}\t{uuid.UUID(bytes=point_ids[index].tobytes())}\t"
-                            f"{order[index]}\t{text}\t0\t{len(text)}\t{int(len(text) / 4)}\t\\N\t{lengths[index]}\n"
+                            f"{order[index]}\t{text}\t0\t{len(text)}\t{int(len(text) / 4)}\t\\N\n"
                         )
                     copy.write("".join(lines))
                 with raw.copy(
@@ -345,13 +345,13 @@ def check_postings(bot, sample: int = 20) -> None:
 
     with connection.cursor() as cursor:
         cursor.execute(
-            "SELECT c.id, c.content, c.lexical_length FROM sources_chunk c JOIN sources_source s ON s.id = c.source_id "
+            "SELECT c.id, c.content FROM sources_chunk c JOIN sources_source s ON s.id = c.source_id "
             "WHERE s.bot_profile_id = %s ORDER BY random() LIMIT %s",
             [str(bot.pk), sample],
         )
-        for chunk_id, content, length in cursor.fetchall():
+        for chunk_id, content in cursor.fetchall():
             terms, expected_length = lexical.term_frequencies(content)
             cursor.execute("SELECT term, tf, length FROM sources_posting WHERE chunk_id = %s", [chunk_id])
-            stored = {term: tf for term, tf, _ in cursor.fetchall()}
-            assert stored == terms, f"postings of chunk {chunk_id} differ from the lexical analyser"
-            assert length == expected_length, (length, expected_length)
+            rows = cursor.fetchall()
+            assert {term: tf for term, tf, _ in rows} == terms, f"postings of chunk {chunk_id} differ from the analyser"
+            assert {length for _, _, length in rows} == {expected_length}, (chunk_id, expected_length)

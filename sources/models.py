@@ -134,8 +134,6 @@ class Chunk(models.Model):
     char_end = models.PositiveBigIntegerField()
     token_count = models.PositiveIntegerField()
     page = models.PositiveIntegerField(null=True, blank=True)
-    # Number of lexical terms (after stop words): the BM25 document length.
-    lexical_length = models.PositiveIntegerField(default=0)
 
     class Meta:
         ordering = ["document", "order"]

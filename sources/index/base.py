@@ -10,7 +10,7 @@ Every call runs in the current tenant's schema (the connection's tenant); nothin
 
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 
 class KnowledgeIndexError(Exception):
@@ -71,14 +71,6 @@ class RetrievedChunk:
     chunk_index: int
 
 
-@dataclass
-class IndexDescription:
-    backend: str
-    ok: bool
-    detail: str
-    facts: dict = field(default_factory=dict)
-
-
 class KnowledgeIndex(ABC):
     name: str
     # True when entries are written and removed in the caller's database transaction (no purge step needed).
@@ -125,7 +117,3 @@ class KnowledgeIndex(ABC):
     def stored_vectors(self, *, chunks: Sequence[tuple[str, str]], model: str) -> dict[str, list[float]]:
         """The dense vectors of `model` this index holds for (chunk_id, point_id) pairs, by chunk_id (a rebuild
         reuses them instead of paying the provider again)."""
-
-    @abstractmethod
-    def describe(self) -> IndexDescription:
-        """Backend health and facts for doctor and the health endpoint (cheap)."""

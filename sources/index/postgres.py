@@ -20,7 +20,6 @@ from sources.index import schema
 from sources.index.base import (
     Batch,
     DenseSpace,
-    IndexDescription,
     KnowledgeIndex,
     KnowledgeIndexError,
     Query,
@@ -254,21 +253,6 @@ class PostgresIndex(KnowledgeIndex):
                 params.append([str(source_id) for source_id in source_ids])
             cursor.execute(sql, params)
             return int(cursor.fetchone()[0])
-
-    def describe(self) -> IndexDescription:
-        try:
-            with connection.cursor() as cursor:
-                installed = schema.vector_extension_installed(cursor)
-                available = installed or schema.vector_extension_available(cursor)
-        except DatabaseError as error:
-            return IndexDescription(self.name, False, f"database unreachable ({type(error).__name__})")
-        if installed:
-            detail = "PostgreSQL (BM25 postings + pgvector HNSW) in each tenant's schema"
-        elif available:
-            detail = "PostgreSQL (BM25 postings); pgvector available, installed with the first dense bot"
-        else:
-            detail = "PostgreSQL, sparse-only: this database has no pgvector extension (dense retrieval unavailable)"
-        return IndexDescription(self.name, True, detail, {"vector_installed": installed, "vector_available": available})
 
 
 # BM25 over the bot's postings, in one pass. Per query term (a handful of rows): its document frequency, counted

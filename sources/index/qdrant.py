@@ -17,7 +17,6 @@ from minirag.integrations import vectorstore
 from sources.index.base import (
     Batch,
     DenseSpace,
-    IndexDescription,
     KnowledgeIndex,
     KnowledgeIndexError,
     Query,
@@ -187,16 +186,3 @@ class QdrantIndex(KnowledgeIndex):
             return sum(vectorstore.count_points(name, tenant_id=tenant_id, source_ids=ids) for name in names)
         except vectorstore.VectorStoreError as error:
             raise KnowledgeIndexError(str(error)) from error
-
-    def describe(self) -> IndexDescription:
-        try:
-            collections = vectorstore.managed_collections()
-        except vectorstore.VectorStoreError as error:
-            return IndexDescription(self.name, False, str(error))
-        where = "in-memory test double" if vectorstore.is_local_mode() else "server"
-        return IndexDescription(
-            self.name,
-            True,
-            f"Qdrant {where} with {len(collections)} MiniRAG collection(s)",
-            {"collections": collections},
-        )

@@ -8,8 +8,6 @@ tenant's search_path includes it); without it the vector table is not created an
 
 import logging
 
-from django.db import connection
-
 logger = logging.getLogger("minirag.index")
 
 # pgvector's HNSW indexes take at most 2,000 dimensions for `vector` and 4,000 for `halfvec`.
@@ -139,12 +137,3 @@ def create_vector_table_if_possible(apps, schema_editor) -> None:
 def drop_index_tables(apps, schema_editor) -> None:
     with schema_editor.connection.cursor() as cursor:
         cursor.execute("DROP TABLE IF EXISTS sources_chunkvector; DROP TABLE IF EXISTS sources_posting")
-
-
-def describe_database() -> dict:
-    """Facts for doctor/health: is pgvector available and installed, does this schema have the vector table."""
-    with connection.cursor() as cursor:
-        return {
-            "vector_available": vector_extension_available(cursor),
-            "vector_installed": vector_extension_installed(cursor),
-        }

@@ -44,11 +44,6 @@ class Migration(migrations.Migration):
             },
         ),
         migrations.AddField(
-            model_name='chunk',
-            name='lexical_length',
-            field=models.PositiveIntegerField(default=0),
-        ),
-        migrations.AddField(
             model_name='document',
             name='indexed_chunks',
             field=models.PositiveIntegerField(default=0),

@@ -372,7 +372,6 @@ def _ingest(source: Source, token: str, previous_status: str) -> Outcome:
                     char_end=chunk.end,
                     token_count=chunk.token_count,
                     page=chunk.page,
-                    lexical_length=length,
                 )
                 rows.append(row)
                 entries.append(

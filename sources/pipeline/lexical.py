@@ -2,7 +2,7 @@
 
 Terms are hashed to 31-bit ids. The PostgreSQL index stores raw term frequencies and lengths
 (`term_frequencies`) and scores BM25 at query time with the bot's own statistics. The Qdrant backend stores
-BM25-style saturated term frequencies (`document_vector`); queries get weight 1 per term, and Qdrant
+BM25-style saturated term frequencies (`saturated_weights`); queries get weight 1 per term, and Qdrant
 multiplies by its IDF (the collection uses `Modifier.IDF`).
 """
 
@@ -38,20 +38,10 @@ def term_id(term: str) -> int:
     return int.from_bytes(hashlib.blake2b(term.encode(), digest_size=4).digest(), "big") & 0x7FFFFFFF
 
 
-def _merge(weights: dict[int, float]) -> tuple[list[int], list[float]]:
-    indices = sorted(weights)
-    return indices, [weights[index] for index in indices]
-
-
 def saturated_weights(counts: dict[int, int], length: int) -> dict[int, float]:
     """BM25's document-side factor per term (with the constant average length; Qdrant supplies the IDF)."""
     length_norm = 1 - B + B * (length / AVERAGE_DOCUMENT_TERMS)
     return {index: count * (K1 + 1) / (count + K1 * length_norm) for index, count in sorted(counts.items())}
-
-
-def document_vector(text: str) -> tuple[list[int], list[float]]:
-    weights = saturated_weights(*term_frequencies(text))
-    return list(weights), list(weights.values())
 
 
 def term_frequencies(text: str) -> tuple[dict[int, int], int]:
@@ -67,7 +57,3 @@ def term_frequencies(text: str) -> tuple[dict[int, int], int]:
 def query_terms(text: str) -> list[int]:
     """The distinct term ids of a query, sorted."""
     return sorted({term_id(term) for term in terms(text)})
-
-
-def query_vector(text: str) -> tuple[list[int], list[float]]:
-    return _merge({term_id(term): 1.0 for term in set(terms(text))})
