@@ -16,23 +16,12 @@ from pathlib import Path
 from unittest import mock
 
 import pytest
-from django.conf import settings
-from django.db import connection
 
-from minirag.tests.celery_worker import require_redis, reset_pools
+from minirag.tests.celery_worker import require_redis, reset_pools, subprocess_env
 
 pytestmark = [pytest.mark.worker, pytest.mark.django_db(transaction=True)]
 
 BASE_DIR = Path(__file__).resolve().parents[2]
-
-
-def _test_database_url() -> str:
-    """The configured DATABASE_URL, pointing at the test database instead."""
-    from urllib.parse import urlsplit, urlunsplit
-
-    url = getattr(settings, "DATABASE_URL", "") or os.environ["DATABASE_URL"]
-    parts = urlsplit(url)
-    return urlunsplit((parts.scheme, parts.netloc, "/" + connection.settings_dict["NAME"], parts.query, ""))
 
 
 @contextmanager
@@ -43,14 +32,10 @@ def worker_processes(count: int, **overrides: str):
 
     broker = require_redis()
     queue = f"ingest-proc-{uuid.uuid4().hex[:8]}"
-    environment = dict(
-        os.environ,
-        DJANGO_SETTINGS_MODULE="minirag.settings_test",
-        DATABASE_URL=_test_database_url(),
+    environment = subprocess_env(
         CELERY_BROKER_URL=broker,
         CELERY_TASK_ALWAYS_EAGER="false",
         MINIRAG_ALLOW_PRIVATE_NETWORK="true",
-        MEDIA_ROOT=str(settings.MEDIA_ROOT),
         KNOWLEDGE_INDEX="postgres",
         **overrides,
     )
