@@ -10,6 +10,7 @@ import sys
 
 from django.core.management.base import BaseCommand, CommandError
 
+from bots.management.lookup import command_bot
 from chat import selectors, services, streaming
 from minirag.errors import DomainError
 from minirag.tenancy import tenant_context
@@ -32,7 +33,7 @@ class Command(BaseCommand):
         owner = User.objects.filter(tenant=tenant, role=Role.OWNER, is_active=True).order_by("created_at").first()
         stdin = options.get("stdin") or sys.stdin
         with tenant_context(tenant):
-            bot = self._bot(options["bot"])
+            bot = command_bot(options["bot"])
             chat_id = options.get("chat")
             if chat_id:
                 try:
@@ -53,14 +54,6 @@ class Command(BaseCommand):
                 if message in ("/quit", "/exit"):
                     return
                 chat_id = self._turn(tenant, bot, message, chat_id, owner.id if owner else None) or chat_id
-
-    def _bot(self, name_or_id: str):
-        from bots.selectors import bot_by_name_or_id
-
-        try:
-            return bot_by_name_or_id(name_or_id)
-        except DomainError as error:
-            raise CommandError(str(error.detail)) from None
 
     def _turn(self, tenant, bot, message: str, chat_id, user_id) -> str | None:
         try:

@@ -15,8 +15,8 @@ from django.core.files import File
 from django.core.management.base import BaseCommand, CommandError
 from tqdm import tqdm
 
+from bots.management.lookup import command_bot
 from bots.models import BotProfile
-from bots.selectors import bot_by_name_or_id
 from minirag.errors import DomainError
 from minirag.tenancy import tenant_context
 from sources import services
@@ -45,7 +45,7 @@ class Command(BaseCommand):
         if tenant is None:
             raise CommandError(f"No tenant with slug {options['tenant']!r}")
         with tenant_context(tenant):
-            bot = self._bot(options["bot"])
+            bot = command_bot(options["bot"])
             items, skipped = self._expand(options["targets"])
             if not items:
                 raise CommandError("Nothing to ingest (no supported files or URLs given)")
@@ -63,12 +63,6 @@ class Command(BaseCommand):
             self.stderr.write(self.style.ERROR(f"FAILED {name}: {message or status}"))
         if failed:
             raise SystemExit(1)
-
-    def _bot(self, name_or_id: str) -> BotProfile:
-        try:
-            return bot_by_name_or_id(name_or_id)
-        except DomainError as error:
-            raise CommandError(str(error.detail)) from None
 
     def _expand(self, targets: list[str]) -> tuple[list[str], list[str]]:
         items, skipped = [], []

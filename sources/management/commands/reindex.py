@@ -11,9 +11,7 @@ from django.db.models import Sum
 from django.test import override_settings
 from tqdm import tqdm
 
-from bots.models import BotProfile
-from bots.selectors import bot_by_name_or_id
-from minirag.errors import DomainError
+from bots.management.lookup import command_bot
 from minirag.integrations.embeddings import EmbeddingError
 from minirag.tenancy import tenant_context
 from sources.index import KnowledgeIndexError, get_index
@@ -57,7 +55,7 @@ class Command(BaseCommand):
                     "bot_profile"
                 )
                 if options["bot"]:
-                    sources = sources.filter(bot_profile=self._bot(options["bot"]))
+                    sources = sources.filter(bot_profile=command_bot(options["bot"]))
                 expected = sources.aggregate(n=Sum("chunk_count"))["n"] or 0
                 bar = tqdm(total=expected, desc=tenant.slug[:30], unit="chunk", disable=options["no_progress"])
                 for source in sources.order_by("created_at", "id"):
@@ -74,9 +72,3 @@ class Command(BaseCommand):
             self.stderr.write(self.style.ERROR(f"FAILED {failure}"))
         if failures:
             raise SystemExit(1)
-
-    def _bot(self, name_or_id: str) -> BotProfile:
-        try:
-            return bot_by_name_or_id(name_or_id)
-        except DomainError as error:
-            raise CommandError(str(error.detail)) from None
