@@ -32,20 +32,9 @@ def log(message: str) -> None:
     print(f"[minirag] {message}", flush=True)
 
 
-def read_env_file() -> dict[str, str]:
-    values: dict[str, str] = {}
-    if ENV_FILE.exists():
-        for line in ENV_FILE.read_text().splitlines():
-            line = line.strip()
-            if line and not line.startswith("#") and "=" in line:
-                key, _, value = line.partition("=")
-                values[key.strip()] = value.strip().strip('"').strip("'")
-    return values
-
-
 def env(name: str, default: str = "") -> str:
     """The environment, then `.env` — never var/runtime.env: the launcher is the one that writes it."""
-    return os.environ.get(name) or read_env_file().get(name) or default
+    return os.environ.get(name) or runtime.dotenv_value(name) or default
 
 
 def ensure_dev_secrets() -> None:

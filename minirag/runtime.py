@@ -354,7 +354,7 @@ def prepare_manage_command(argv: list[str]) -> None:
     command = argv[1] if len(argv) > 1 else "help"
     if command in NO_DATABASE_COMMANDS or {"-h", "--help"} & set(argv[2:]):
         return
-    if os.environ.get("DATABASE_URL") or _dotenv_value("DATABASE_URL"):
+    if os.environ.get("DATABASE_URL") or dotenv_value("DATABASE_URL"):
         return
     if published().get("DATABASE_URL"):
         return
@@ -370,14 +370,15 @@ def prepare_manage_command(argv: list[str]) -> None:
     os.environ["DATABASE_URL"] = database.url()
     os.environ[ATTACHED_MARKER] = "1"
     # Without a broker tasks run in this process; say so once, as `make run` is what runs workers.
-    if not (os.environ.get("CELERY_BROKER_URL") or os.environ.get("REDIS_URL") or _dotenv_value("REDIS_URL")
-            or _dotenv_value("CELERY_BROKER_URL")):  # fmt: skip
+    if not (os.environ.get("CELERY_BROKER_URL") or os.environ.get("REDIS_URL") or dotenv_value("REDIS_URL")
+            or dotenv_value("CELERY_BROKER_URL")):  # fmt: skip
         log("no broker while make run is stopped: tasks run in this process")
     # SIGTERM must still run the atexit handler that lets go of the server.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
 
 
-def _dotenv_value(name: str) -> str:
+def dotenv_value(name: str) -> str:
+    """`name` from `.env` (or the file MINIRAG_ENV_FILE names, as settings read it); "" when absent."""
     path = Path(os.environ.get("MINIRAG_ENV_FILE") or BASE_DIR / ".env")
     try:
         text = path.read_text()
