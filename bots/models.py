@@ -8,6 +8,14 @@ from django.utils import timezone
 
 DEFAULT_SYSTEM_PROMPT = "You are a helpful assistant."
 DEFAULT_MODEL = "gpt-4o-mini"
+DEFAULT_NO_ANSWER_MESSAGE = "I couldn't find this in the knowledge base."
+# Snowball stemmers (PyStemmer) the lexical analyzer offers; "none" keeps words as written (folded only).
+ANALYZER_LANGUAGES = (
+    "arabic", "armenian", "basque", "catalan", "danish", "dutch", "english", "finnish", "french", "german",
+    "greek", "hindi", "hungarian", "indonesian", "irish", "italian", "lithuanian", "nepali", "norwegian",
+    "portuguese", "romanian", "russian", "serbian", "spanish", "swedish", "tamil", "turkish", "yiddish", "none",
+)  # fmt: skip
+DEFAULT_LANGUAGE = "english"
 
 
 class BotProfile(models.Model):
@@ -26,6 +34,14 @@ class BotProfile(models.Model):
         default=5, validators=[MinValueValidator(1), MaxValueValidator(50)]
     )
     score_threshold = models.FloatField(null=True, blank=True)
+    # The analyzer's language (stemming, stop words) for indexing, querying and extractive answers.
+    language = models.CharField(
+        max_length=20, default=DEFAULT_LANGUAGE, choices=[(name, name) for name in ANALYZER_LANGUAGES]
+    )
+    # What the bot says when retrieval finds nothing good enough (extractive and LLM bots alike).
+    no_answer_message = models.CharField(max_length=1000, default=DEFAULT_NO_ANSWER_MESSAGE)
+    # A LiteLLM rerank model (e.g. "cohere/rerank-english-v3.0"); None = no reranking.
+    rerank_model = models.CharField(max_length=100, null=True, blank=True)  # noqa: DJ001 - null is part of the API
     is_active = models.BooleanField(default=True)
     created_at = models.DateTimeField(default=timezone.now, editable=False)
     updated_at = models.DateTimeField(auto_now=True)

@@ -23,8 +23,12 @@ UPDATABLE_FIELDS = (
     "max_tokens",
     "retrieval_top_k",
     "score_threshold",
+    "language",
+    "no_answer_message",
+    "rerank_model",
     "is_active",
 )
+NULLABLE_FIELDS = ("embedding_model", "score_threshold", "rerank_model")
 
 
 def _encrypt_credentials(credentials: dict[str, Any] | None) -> str | None:
@@ -57,6 +61,9 @@ def bot_create(
     max_tokens: int | None = None,
     retrieval_top_k: int | None = None,
     score_threshold: float | None = None,
+    language: str | None = None,
+    no_answer_message: str | None = None,
+    rerank_model: str | None = None,
     credentials: dict | None = None,
 ) -> BotProfile:
     """Create a profile. `credentials` are encrypted under the newest key; only `has_credentials` ever shows."""
@@ -68,10 +75,13 @@ def bot_create(
         ("temperature", temperature),
         ("max_tokens", max_tokens),
         ("retrieval_top_k", retrieval_top_k),
+        ("language", language),
+        ("no_answer_message", no_answer_message),
     ):
         if value is not None:
             setattr(bot, field, value)
     bot.score_threshold = score_threshold
+    bot.rerank_model = rerank_model or None
     bot.encrypted_credentials = _encrypt_credentials(credentials)
     bot.save()
     return bot
@@ -89,16 +99,17 @@ def bot_update(*, bot: BotProfile, changes: dict[str, Any]) -> BotProfile:
     with transaction.atomic():
         bot = BotProfile.objects.select_for_update().get(pk=bot.pk)
         old_embedding_model = bot.embedding_model or None
+        old_language = bot.language
         update_fields = ["updated_at"]
         for field in UPDATABLE_FIELDS:
             if field not in changes:
                 continue
             value = changes[field]
-            if value is None and field not in ("embedding_model", "score_threshold"):
+            if value is None and field not in NULLABLE_FIELDS:
                 raise InvalidInput(
                     [{"loc": ["body", field], "msg": "This field may not be null.", "type": "value_error.null"}]
                 )
-            if field == "embedding_model":
+            if field in ("embedding_model", "rerank_model"):
                 value = value or None
             setattr(bot, field, value)
             update_fields.append(field)
@@ -106,7 +117,8 @@ def bot_update(*, bot: BotProfile, changes: dict[str, Any]) -> BotProfile:
             bot.encrypted_credentials = _encrypt_credentials(changes["credentials"])
             update_fields.append("encrypted_credentials")
         bot.save(update_fields=update_fields)
-        if "embedding_model" in changes and (bot.embedding_model or None) != old_embedding_model:
+        # New vectors (another embedding space) or new index terms (another analyzer language).
+        if (bot.embedding_model or None) != old_embedding_model or bot.language != old_language:
             source_reindex_bot(bot=bot)
     return bot
 

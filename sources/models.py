@@ -134,6 +134,9 @@ class Chunk(models.Model):
     char_end = models.PositiveBigIntegerField()
     token_count = models.PositiveIntegerField()
     page = models.PositiveIntegerField(null=True, blank=True)
+    # Where the chunk sits: the document title and heading path ("Handbook › IT › Lost devices"); indexed with
+    # the text and used in citation labels.
+    section = models.CharField(max_length=500, blank=True, default="")
 
     class Meta:
         ordering = ["document", "order"]

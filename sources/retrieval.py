@@ -62,7 +62,7 @@ def retrieve(
         return []  # a deleted bot's knowledge is not searchable
     top_k = top_k or bot.retrieval_top_k or settings.RETRIEVAL_TOP_K
     threshold = score_threshold if score_threshold is not None else bot.score_threshold
-    terms = lexical.query_terms(query)
+    terms = lexical.query_terms(query, language=bot.language)
 
     search = Query(terms=terms)
     model = effective_embedding_model(bot)

@@ -1,7 +1,14 @@
 from django.db import connection
 from rest_framework import serializers
 
-from bots.models import DEFAULT_MODEL, DEFAULT_SYSTEM_PROMPT, BotProfile
+from bots.models import (
+    ANALYZER_LANGUAGES,
+    DEFAULT_LANGUAGE,
+    DEFAULT_MODEL,
+    DEFAULT_NO_ANSWER_MESSAGE,
+    DEFAULT_SYSTEM_PROMPT,
+    BotProfile,
+)
 from bots.services import CREDENTIAL_KEYS
 from minirag.netguard import UnsafeURLError, validate_url_syntax
 
@@ -44,6 +51,27 @@ class BotProfileCreateSerializer(serializers.Serializer):
     max_tokens = serializers.IntegerField(min_value=1, max_value=128000, required=False, default=1024)
     retrieval_top_k = serializers.IntegerField(min_value=1, max_value=50, required=False, default=5)
     score_threshold = serializers.FloatField(required=False, allow_null=True, default=None)
+    language = serializers.ChoiceField(
+        choices=ANALYZER_LANGUAGES,
+        required=False,
+        default=DEFAULT_LANGUAGE,
+        help_text="Language of the knowledge: stemming and stop words for search and extractive answers "
+        '("none" keeps words as written). Changing it re-indexes the bot\'s sources.',
+    )
+    no_answer_message = serializers.CharField(
+        max_length=1000,
+        required=False,
+        default=DEFAULT_NO_ANSWER_MESSAGE,
+        help_text="The reply when the knowledge base holds nothing relevant enough to answer.",
+    )
+    rerank_model = serializers.CharField(
+        max_length=100,
+        required=False,
+        allow_null=True,
+        allow_blank=True,
+        default=None,
+        help_text="Optional LiteLLM rerank model (e.g. cohere/rerank-english-v3.0) that reorders retrieved passages.",
+    )
     credentials = CredentialsSerializer(required=False, allow_null=True)
 
 
@@ -58,7 +86,7 @@ class BotProfileUpdateSerializer(BotProfileCreateSerializer):
         for field in self.fields.values():
             field.required = False
             # Explicit null on a non-nullable field is a 422 here, never a database error.
-            if field.field_name not in ("embedding_model", "score_threshold", "credentials"):
+            if field.field_name not in ("embedding_model", "score_threshold", "credentials", "rerank_model"):
                 field.allow_null = False
 
 
@@ -80,6 +108,9 @@ class BotProfileReadSerializer(serializers.ModelSerializer):
             "max_tokens",
             "retrieval_top_k",
             "score_threshold",
+            "language",
+            "no_answer_message",
+            "rerank_model",
             "has_credentials",
             "is_active",
             "created_at",

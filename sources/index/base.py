@@ -69,6 +69,7 @@ class RetrievedChunk:
     score: float
     page: int | None
     chunk_index: int
+    section: str = ""
 
 
 class KnowledgeIndex(ABC):

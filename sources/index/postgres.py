@@ -216,7 +216,7 @@ class PostgresIndex(KnowledgeIndex):
             )
         sql = (
             "WITH " + ", ".join(ctes) + f", fused AS ({fused}) "
-            'SELECT c.point_id, c.source_id, s.name, c.document_id, c.content, c.page, c."order", f.score '
+            'SELECT c.point_id, c.source_id, s.name, c.document_id, c.content, c.page, c."order", c.section, f.score '
             "FROM fused f JOIN sources_chunk c ON c.id = f.chunk_id JOIN sources_source s ON s.id = c.source_id "
             "WHERE s.is_active AND c.document_id = s.current_document_id "
             "ORDER BY f.score DESC, c.point_id LIMIT %(limit)s"
@@ -237,8 +237,9 @@ class PostgresIndex(KnowledgeIndex):
                 score=float(score),
                 page=page,
                 chunk_index=order,
+                section=section,
             )
-            for point_id, source_id, name, document_id, content, page, order, score in rows
+            for point_id, source_id, name, document_id, content, page, order, section, score in rows
         ]
 
     def count_entries(self, *, source_ids: Sequence[str] | None = None, dense: bool = False) -> int:

@@ -153,7 +153,7 @@ class QdrantIndex(KnowledgeIndex):
                 source__bot_profile_id=bot_id,
                 source__is_active=True,
                 document_id=F("source__current_document_id"),
-            ).values("point_id", "source_id", "source__name", "document_id", "content", "page", "order")
+            ).values("point_id", "source_id", "source__name", "document_id", "content", "page", "order", "section")
         }
         results: list[RetrievedChunk] = []
         for hit in hits:
@@ -170,6 +170,7 @@ class QdrantIndex(KnowledgeIndex):
                     score=hit.score,
                     page=row["page"],
                     chunk_index=row["order"],
+                    section=row["section"],
                 )
             )
             if len(results) >= limit:

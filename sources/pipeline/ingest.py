@@ -361,7 +361,7 @@ def _ingest(source: Source, token: str, previous_status: str) -> Outcome:
             rows, entries = [], []
             for position, chunk in enumerate(batch):
                 pid = point_id(tenant_id=tenant_id, source_id=str(source.pk), version=version, order=chunk.order)
-                terms, length = lexical.term_frequencies(chunk.text)
+                terms, length = lexical.term_frequencies(chunk.text, language=bot.language)
                 row = Chunk(
                     document=document,
                     source=source,

@@ -44,7 +44,7 @@ def saturated_weights(counts: dict[int, int], length: int) -> dict[int, float]:
     return {index: count * (K1 + 1) / (count + K1 * length_norm) for index, count in sorted(counts.items())}
 
 
-def term_frequencies(text: str) -> tuple[dict[int, int], int]:
+def term_frequencies(text: str, *, language: str = "english") -> tuple[dict[int, int], int]:
     """({term id: occurrences}, number of terms): a chunk's postings and its BM25 length."""
     words = terms(text)
     counts: dict[int, int] = {}
@@ -54,6 +54,6 @@ def term_frequencies(text: str) -> tuple[dict[int, int], int]:
     return counts, len(words)
 
 
-def query_terms(text: str) -> list[int]:
+def query_terms(text: str, *, language: str = "english") -> list[int]:
     """The distinct term ids of a query, sorted."""
     return sorted({term_id(term) for term in terms(text)})
