@@ -10,6 +10,8 @@ class UsageKind(models.TextChoices):
     CHAT = "chat", "Chat completion"
     EMBEDDING = "embedding", "Embedding"
     TITLE = "title", "Chat title"
+    CONDENSE = "condense", "Follow-up question rewrite"
+    RERANK = "rerank", "Reranking"
 
 
 class UsageEvent(models.Model):
