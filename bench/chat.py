@@ -104,7 +104,7 @@ def grow_corpus(tenant, bot, target_chunks: int, rng: random.Random, vocabulary:
 
 def measure_overhead(tenant, bot, samples: int) -> dict[str, list[float]]:
     """Time each step of a JSON chat turn through the services, in the tenant (LLM = instant fake)."""
-    from chat import services
+    from chat import answering, services
     from minirag.integrations import llm
     from minirag.tenancy import tenant_context
 
@@ -115,14 +115,15 @@ def measure_overhead(tenant, bot, samples: int) -> dict[str, list[float]]:
             t0 = time.perf_counter()
             turn = services.chat_turn_start(tenant=tenant, bot_id=bot.id, message=question)
             t1 = time.perf_counter()
-            chunks = services.turn_retrieve(turn)
+            plan = answering.answer_plan(bot=turn.bot, message=question, history=turn.history)
+            chunks = plan.passages
             t2 = time.perf_counter()
-            messages = services.turn_prompt(turn, chunks)
-            config = services.llm_config_for(turn.bot)
+            messages = answering.plan_messages(plan)
+            config = answering.llm_config_for(turn.bot)
             t3 = time.perf_counter()
             completion = llm.complete(config=config, messages=messages)
             t4 = time.perf_counter()
-            generated = services.Generated(
+            generated = answering.Generated(
                 content=completion.content,
                 model=completion.model,
                 prompt_tokens=completion.prompt_tokens,
@@ -130,7 +131,7 @@ def measure_overhead(tenant, bot, samples: int) -> dict[str, list[float]]:
                 latency_ms=completion.latency_ms,
             )
             services.turn_finish(
-                turn=turn, generated=generated, chunks=chunks, sources=services.sources_payload(chunks)
+                turn=turn, generated=generated, chunks=chunks, sources=answering.plan_sources(plan)
             )
             t5 = time.perf_counter()
             assert chunks, "retrieval found nothing"

@@ -1,9 +1,9 @@
 """The demo bot `make run` creates, so a newcomer can chat at once — with no provider key at all.
 
 Without a provider key (and no DEFAULT_LLM_MODEL override) the bot's model is `extractive`: it answers with
-the best passages of its knowledge, cited, without any LLM. With OPENAI_API_KEY (or DEFAULT_LLM_MODEL set)
+the best sentences of its knowledge, cited, without any LLM. With OPENAI_API_KEY (or DEFAULT_LLM_MODEL set)
 it uses that model through LiteLLM. Its knowledge is three short texts about MiniRAG, ingested here (sparse
-retrieval unless DEFAULT_EMBEDDING_MODEL is set).
+retrieval unless DEFAULT_EMBEDDING_MODEL is set); a demo tenant made with older texts gets the new ones.
 """
 
 import os
@@ -17,33 +17,70 @@ from minirag.tenancy import tenant_context
 BOT_DEFAULT_MODEL = "gpt-4o-mini"  # what .env.example ships; without a key it cannot answer
 DEMO_BOT_NAME = "MiniRAG guide"
 DEMO_SYSTEM_PROMPT = "You are the MiniRAG guide. Answer questions about MiniRAG briefly and cite your sources."
-# Three short sources, so answers cite passages of different documents.
+# Three short Markdown sources (headings become the citations' section labels). They answer the README's
+# questions, and chat/tests/test_demo.py asks them.
 DEMO_SOURCES = {
     "About MiniRAG": """\
+# About MiniRAG
+
 MiniRAG is a multi-tenant retrieval-augmented generation platform. Each tenant gets its own PostgreSQL schema, \
 so one tenant's bots, sources, chats and usage are invisible to every other tenant.
 
+## Bots
+
 A bot profile holds a model, a system prompt, sampling settings and optional provider credentials, which are \
-encrypted at rest. Sources are the bot's knowledge: pasted text, uploaded files (txt, md, csv, pdf, docx) or web \
-pages. Ingestion extracts the text, splits it into chunks of about 512 tokens and indexes them for lexical \
-search, plus dense vectors when an embedding model is configured.
+encrypted at rest. The model can be any LiteLLM model, or `extractive` to answer without any language model.
+
+## Sources and ingestion
+
+Sources are the bot's knowledge. You can upload files (txt, md, csv, pdf, docx and html), paste text or add \
+web pages by URL. Ingestion runs in the background: it extracts the text, keeps tables and headings, splits the \
+text into chunks of about 512 tokens and indexes them for lexical search, plus dense vectors when an embedding \
+model is configured.
 """,
     "Chatting with a bot": """\
-To chat, send POST /v1/chat with a bot_profile_id and a message. The answer cites the passages it used as [1], \
-[2] and so on, and the response lists those sources with their names. Pass the returned chat_id to continue the \
-conversation.
+# Chatting with a bot
+
+## Asking a question
+
+To chat, send POST /v1/chat with a bot_profile_id and a message. The answer cites the sentences or passages \
+it used as [1], [2] and so on, and the response lists those sources with their names and the cited text.
+
+## Continuing a conversation
+
+To continue a conversation, pass the chat_id from the previous answer with the next message. Follow-up \
+questions are understood in the context of the recent turns.
+
+## Streaming answers
 
 To stream answers, add "stream": true to the request. The answer then arrives as server-sent events: a sources \
 event first, then delta events carrying the text as it is generated, then a done event with the usage.
 
-Without any provider key, the demo bot runs in extractive mode: it answers with the most relevant passages of \
+## Answers without a provider key
+
+Without any provider key, the demo bot runs in extractive mode: it answers with the most relevant sentences of \
 its knowledge base instead of calling a language model. Set OPENAI_API_KEY (or another provider key together \
 with DEFAULT_LLM_MODEL) to let the bot write answers with a model through LiteLLM.
+
+## When the answer is not in the knowledge base
+
+When the knowledge base holds nothing relevant, the bot does not guess: it replies with its no_answer_message, \
+which is "I couldn't find this in the knowledge base." unless you set another one on the bot profile.
 """,
     "Usage, stats and exports": """\
+# Usage, stats and exports
+
+## Usage recording
+
 Every model call is recorded as a usage event with its tokens and its cost in US dollars, taken from LiteLLM's \
-price list. The stats endpoints under /v1/stats show usage per day, per bot and per model, a monthly cost \
-estimate and feedback rates.
+price list. Extractive answers are recorded too, at no cost.
+
+## Stats
+
+The stats endpoints under /v1/stats show usage per day, per bot and per model, a monthly cost estimate and \
+feedback rates.
+
+## Feedback and exports
 
 Users can rate answers with positive or negative feedback. Chats can be exported one by one or in bulk, as JSON \
 or as CSV.
@@ -85,7 +122,7 @@ def demo_bot_ensure(*, tenant) -> DemoBot:
     from bots.models import BotProfile
     from bots.services import bot_create
     from sources.models import Source, SourceStatus
-    from sources.services import source_create, source_run_ingestion
+    from sources.services import source_create, source_run_ingestion, source_update
 
     with tenant_context(tenant):
         bot = BotProfile.objects.filter(name=DEMO_BOT_NAME).first()
@@ -106,6 +143,8 @@ def demo_bot_ensure(*, tenant) -> DemoBot:
             source = Source.objects.filter(bot_profile=bot, name=name, is_active=True).first()
             if source is None:
                 source = source_create(bot_profile_id=bot.id, name=name, source_type="text", content=text)
+            elif source.content != text:  # the demo's texts were improved since this tenant was made
+                source = source_update(source=source, changes={"content": text})
             if source.status != SourceStatus.READY:
                 source_run_ingestion(source_id=str(source.id))
                 source.refresh_from_db()

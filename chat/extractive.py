@@ -1,75 +1,314 @@
-"""Zero-key answers: the best retrieved passages, cited, without any LLM (bot model `extractive`).
+"""Zero-key answers (bot model `extractive`): the best sentences of the retrieved passages, each cited.
 
-From each of the best passages the sentences sharing the most words with the question are quoted (in their
-original order) and cited with the passage's number, so the reply reads like a short sourced summary.
+The question and every sentence go through the same analyzer the index uses (stemming, stop words, folding),
+so "laptops" in a passage meets "laptop" in a question. A sentence's score is the share of the question's
+terms it covers (rare-looking terms — names, numbers — weigh more; the passage's heading path counts at half
+weight). The answer quotes the best sentence and the next ones that add something, pulls in a neighbour
+when a sentence cannot stand alone ("It…", "This…", a short fragment, a lead-in ending in ":"), and cites each
+quote `[n]` with the quoted text itself as the source's snippet. When no sentence covers enough of the
+question, the bot says it does not know instead of guessing.
+
+Units are sentences of prose, list items and Markdown table rows (quoted as "Header: value; …").
 """
 
+from __future__ import annotations
+
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
-MAX_PASSAGES = 3
-SENTENCES_PER_PASSAGE = 2
-MAX_EXCERPT_CHARS = 400
-RELATIVE_SCORE_FLOOR = 0.35
-NOTHING_FOUND = (
-    "I could not find anything about that in the knowledge base. Try rephrasing the question, or add a source "
-    "that covers it."
+MAX_PASSAGES = 5
+MAX_QUOTES = 3
+MAX_QUOTE_CHARS = 600
+# The best sentence must cover this share of the question's (weighted) terms, or the bot does not know.
+MIN_COVERAGE = 0.5
+# Further quotes must score at least this share of the best one (or cover a term nothing quoted covers yet).
+RELATIVE_QUOTE_FLOOR = 0.6
+SECTION_WEIGHT = 0.5
+ENTITY_WEIGHT = 1.5
+SHORT_UNIT_WORDS = 6
+DUPLICATE_OVERLAP = 0.8
+
+_ANAPHORA = frozenset(
+    "it its this that these those they them their he she his her such also however therefore then there".split()
 )
-INTRO = "Here is what the knowledge base says:"
+_ABBREVIATIONS = ("e.g.", "i.e.", "etc.", "vs.", "mr.", "mrs.", "ms.", "dr.", "prof.", "inc.", "ltd.", "no.", "fig.")
+_SENTENCE_END = re.compile(r"[.!?…](?:[\"'”’)\]]*)(?=\s+|$)")
+_LIST_ITEM = re.compile(r"^\s*(?:[-*+•]|\d{1,3}[.)])\s+")
+_TABLE_SEPARATOR = re.compile(r"^\s*\|?\s*:?-{2,}:?\s*(?:\|\s*:?-{2,}:?\s*)*\|?\s*$")
+_HEADING = re.compile(r"^\s*#{1,6}\s+")
+_WORD = re.compile(r"\w+", re.UNICODE)
 
-_STOPWORDS = frozenset(
-    "a an and are as at be by can do does for from how i in is it its of on or that the this to was what when "
-    "where which who why will with you your".split()
-)
-_SENTENCE_END = re.compile(r"(?<=[.!?])\s+|\n{2,}")
-
-
-def _terms(text: str) -> set[str]:
-    return {word for word in re.findall(r"\w+", text.lower()) if word not in _STOPWORDS and len(word) > 1}
+Analyzer = Callable[[str], list[str]]
 
 
-def _excerpt(content: str, query_terms: set[str]) -> tuple[str, int]:
-    """(excerpt, overlap of its best sentence with the question). A second sentence is quoted only when it
-    is nearly as relevant as the best one; without any overlap the passage's opening is used."""
-    sentences = [s.strip() for s in _SENTENCE_END.split(content) if s and s.strip()]
-    if not sentences:
-        return "", 0
-    overlaps = [len(_terms(sentence) & query_terms) for sentence in sentences]
-    ranked = sorted(range(len(sentences)), key=lambda i: (overlaps[i], -i), reverse=True)
-    best = overlaps[ranked[0]]
-    if best == 0:
-        chosen = list(range(min(SENTENCES_PER_PASSAGE, len(sentences))))
-    else:
-        chosen = [i for i in ranked[:SENTENCES_PER_PASSAGE] if overlaps[i] * 2 > best]
-    excerpt = " ".join(" ".join(sentences[i].split()) for i in sorted(chosen))
-    if len(excerpt) > MAX_EXCERPT_CHARS:
-        excerpt = excerpt[: MAX_EXCERPT_CHARS - 1].rsplit(" ", 1)[0] + "…"
-    return excerpt, best
+@dataclass
+class Unit:
+    """One quotable piece of a passage: a sentence, a list item or a table row."""
+
+    passage: int  # position of its passage in the retrieved list
+    position: int  # position within the passage
+    text: str  # as quoted (table rows rendered "Header: value; …")
+    kind: str  # "sentence", "item", "row"
+    paragraph: int
+    terms: frozenset[str] = frozenset()
+    score: float = 0.0
 
 
-def extractive_answer(*, query: str, chunks: Sequence[Any]) -> str:
-    """A short reply quoting the best passages with [n] citations (n = the passage's position in `chunks`).
+@dataclass
+class Quote:
+    chunk: Any
+    text: str
+    score: float
 
-    The best passage is always quoted; the next ones only when they share words with the question and score
-    at least RELATIVE_SCORE_FLOOR of the best passage's score.
-    """
-    if not chunks:
-        return NOTHING_FOUND
-    query_terms = _terms(query)
-    top_score = float(getattr(chunks[0], "score", 0) or 0)
-    lines = [INTRO]
-    for number, chunk in enumerate(chunks[:MAX_PASSAGES], 1):
-        excerpt, overlap = _excerpt(chunk.content or "", query_terms)
-        if number > 1:
-            score = float(getattr(chunk, "score", 0) or 0)
-            if overlap == 0 or (top_score > 0 and score < RELATIVE_SCORE_FLOOR * top_score):
+
+@dataclass
+class Composition:
+    """The composed reply: `quotes[n-1]` is what `[n]` cites. No quotes = the knowledge base does not know."""
+
+    text: str
+    quotes: list[Quote] = field(default_factory=list)
+
+    @property
+    def no_answer(self) -> bool:
+        return not self.quotes
+
+
+# --- splitting ----------------------------------------------------------------------------------------------
+
+
+def _split_sentences(paragraph: str) -> list[str]:
+    sentences, start = [], 0
+    for match in _SENTENCE_END.finditer(paragraph):
+        end = match.end()
+        candidate = paragraph[start:end]
+        last_word = candidate.rsplit(None, 1)[-1].lower() if candidate.strip() else ""
+        if last_word in _ABBREVIATIONS or re.search(r"\b[A-Z]\.$", candidate):  # "e.g.", initials
+            continue
+        if re.search(r"\d\.$", candidate) and end < len(paragraph) and paragraph[end : end + 1].isdigit():
+            continue  # a decimal number
+        sentences.append(candidate.strip())
+        start = end
+    tail = paragraph[start:].strip()
+    if tail:
+        sentences.append(tail)
+    return [sentence for sentence in sentences if sentence]
+
+
+def _cells(row: str) -> list[str]:
+    return [cell.strip() for cell in row.strip().strip("|").split("|")]
+
+
+def split_units(content: str, passage: int = 0) -> list[Unit]:
+    """The quotable units of a passage, in order. Headings are context, not answers, so they are skipped."""
+    units: list[Unit] = []
+    header: list[str] | None = None
+    paragraph = 0
+    lines = content.split("\n")
+    buffer: list[str] = []
+
+    def flush() -> None:
+        nonlocal paragraph
+        if buffer:
+            for sentence in _split_sentences(" ".join(buffer)):
+                units.append(Unit(passage, len(units), sentence, "sentence", paragraph))
+            buffer.clear()
+            paragraph += 1
+
+    for index, line in enumerate(lines):
+        stripped = line.strip()
+        if not stripped:
+            flush()
+            header = None
+            continue
+        if stripped.startswith("|") and stripped.count("|") >= 2:
+            flush()
+            if _TABLE_SEPARATOR.match(stripped):
                 continue
-        if excerpt:
-            lines.append(f"- {excerpt} [{number}]")
-    if len(lines) == 1:
-        return NOTHING_FOUND
-    return "\n".join(lines)
+            cells = _cells(stripped)
+            next_line = lines[index + 1].strip() if index + 1 < len(lines) else ""
+            if header is None and _TABLE_SEPARATOR.match(next_line):
+                header = cells  # the header row labels the rows below it
+                continue
+            if header and len(header) == len(cells):
+                text = "; ".join(
+                    f"{name}: {value}" if name else value for name, value in zip(header, cells, strict=False) if value
+                )
+            else:
+                text = " | ".join(cell for cell in cells if cell)
+            if text:
+                units.append(Unit(passage, len(units), text, "row", paragraph))
+            continue
+        header = None
+        if _HEADING.match(stripped):
+            flush()
+            continue
+        if _LIST_ITEM.match(stripped):
+            flush()
+            item = _LIST_ITEM.sub("", stripped, count=1)
+            if item:
+                units.append(Unit(passage, len(units), item, "item", paragraph))
+            continue
+        buffer.append(stripped)
+    flush()
+    return units
+
+
+# --- scoring ------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class QuestionTerms:
+    """The question's analysed terms with their weights (history terms, for follow-ups, weigh less)."""
+
+    weights: dict[str, float]
+
+    @property
+    def total(self) -> float:
+        return sum(self.weights.values())
+
+    def coverage(self, terms: frozenset[str], section_terms: frozenset[str] = frozenset()) -> float:
+        if not self.weights:
+            return 0.0
+        covered = 0.0
+        for term, weight in self.weights.items():
+            if term in terms:
+                covered += weight
+            elif term in section_terms:
+                covered += weight * SECTION_WEIGHT
+        return covered / self.total
+
+
+def question_terms(
+    question: str, analyze: Analyzer, *, context: str = "", context_weight: float = 0.5
+) -> QuestionTerms:
+    """Weights for the question's terms: 1, or ENTITY_WEIGHT for words written like names or numbers.
+    `context` (recent turns, for a follow-up) adds its terms at `context_weight`."""
+    weights: dict[str, float] = {}
+    words = _WORD.findall(question)
+    for position, word in enumerate(words):
+        for term in analyze(word):
+            entity = any(ch.isdigit() for ch in word) or (position > 0 and word[:1].isupper()) or word.isupper()
+            weights[term] = max(weights.get(term, 0.0), ENTITY_WEIGHT if entity and len(word) > 1 else 1.0)
+    for term in analyze(context) if context else ():
+        weights.setdefault(term, context_weight)
+    return QuestionTerms(weights)
+
+
+def passage_coverage(chunk: Any, question: QuestionTerms, analyze: Analyzer) -> float:
+    """The share of the question a whole passage covers (its heading path at half weight)."""
+    return question.coverage(frozenset(analyze(chunk.content or "")), frozenset(analyze(_section(chunk))))
+
+
+def _section(chunk: Any) -> str:
+    return getattr(chunk, "section", "") or ""
+
+
+def _starts_dependent(unit: Unit) -> bool:
+    first = _WORD.findall(unit.text[:40].lower())
+    return bool(first) and first[0] in _ANAPHORA
+
+
+def _quote_text(units: Sequence[Unit], chosen: Unit) -> str:
+    """The unit, with the neighbour it needs to make sense: the sentence before a dependent one, the items
+    after a lead-in ending in ':'."""
+    parts = [chosen]
+    same_paragraph = [u for u in units if u.paragraph == chosen.paragraph]
+    before = [u for u in units if u.position == chosen.position - 1]
+    if chosen.kind == "sentence" and before and before[0].kind == "sentence" and before[0] in same_paragraph:
+        if _starts_dependent(chosen) or len(chosen.text.split()) < SHORT_UNIT_WORDS:
+            parts.insert(0, before[0])
+    if chosen.text.rstrip().endswith(":"):
+        following = [u for u in units if chosen.position < u.position <= chosen.position + 4]
+        parts.extend(u for u in following if u.kind in ("item", "row"))
+    text = (
+        " ".join(part.text for part in parts)
+        if len(parts) == 1 or parts[-1].kind == "sentence"
+        else (parts[0].text + " " + "; ".join(part.text for part in parts[1:]))
+    )
+    text = " ".join(text.split())
+    if len(text) > MAX_QUOTE_CHARS:
+        text = text[: MAX_QUOTE_CHARS - 1].rsplit(" ", 1)[0] + "…"
+    return text
+
+
+def compose(
+    *,
+    question: QuestionTerms,
+    chunks: Sequence[Any],
+    analyze: Analyzer,
+    no_answer_message: str,
+) -> Composition:
+    """Quote the sentences that answer `question` from the best passages, or say the knowledge base does not
+    know (`no_answer_message`) when no sentence covers at least MIN_COVERAGE of it."""
+    if not question.weights or not chunks:
+        return Composition(no_answer_message)
+    scored: list[tuple[Unit, list[Unit]]] = []
+    for passage, chunk in enumerate(chunks[:MAX_PASSAGES]):
+        units = split_units(chunk.content or "", passage)
+        section_terms = frozenset(analyze(_section(chunk)))
+        for unit in units:
+            unit.terms = frozenset(analyze(unit.text))
+            # Ties go to the better-ranked passage and the earlier sentence.
+            unit.score = question.coverage(unit.terms, section_terms) - passage * 1e-3 - unit.position * 1e-6
+            scored.append((unit, units))
+    if not scored:
+        return Composition(no_answer_message)
+    scored.sort(key=lambda pair: pair[0].score, reverse=True)
+    best = scored[0][0].score
+    if best < MIN_COVERAGE or not scored[0][0].terms & question.weights.keys():
+        return Composition(no_answer_message)
+    chosen: list[Unit] = []
+    covered: set[str] = set()
+    quotes: list[Quote] = []
+    for unit, units in scored:
+        if len(quotes) >= MAX_QUOTES:
+            break
+        if unit.score <= 0:
+            break
+        new_terms = (unit.terms & question.weights.keys()) - covered
+        if chosen and unit.score < RELATIVE_QUOTE_FLOOR * best and not (new_terms and unit.score >= MIN_COVERAGE / 2):
+            continue
+        if chosen and not new_terms and any(_overlap(unit, other) >= DUPLICATE_OVERLAP for other in chosen):
+            continue
+        if chosen and not new_terms and unit.score < best * 0.9:
+            continue  # says nothing the quotes so far do not
+        if any(unit.passage == other.passage and abs(unit.position - other.position) <= 1 for other in chosen):
+            if not new_terms:
+                continue
+        chosen.append(unit)
+        covered |= unit.terms & question.weights.keys()
+        quotes.append(Quote(chunk=chunks[unit.passage], text=_quote_text(units, unit), score=unit.score))
+    lines = [f"{quote.text} [{number}]" for number, quote in enumerate(quotes, 1)]
+    if all(unit.kind == "sentence" for unit in chosen):
+        return Composition(" ".join(lines), quotes)
+    return Composition("\n".join(f"- {line}" for line in lines), quotes)
+
+
+def _overlap(first: Unit, second: Unit) -> float:
+    if not first.terms or not second.terms:
+        return 0.0
+    return len(first.terms & second.terms) / min(len(first.terms), len(second.terms))
+
+
+def best_sentences(*, chunk: Any, question: QuestionTerms, analyze: Analyzer, limit_chars: int = 300) -> str:
+    """The passage's sentences that cover the question best (in order), as a citation snippet; the passage's
+    opening when none does."""
+    units = split_units(chunk.content or "")
+    if not units:
+        return (chunk.content or "")[:limit_chars]
+    for unit in units:
+        unit.score = question.coverage(frozenset(analyze(unit.text)))
+    ranked = sorted(units, key=lambda unit: (-unit.score, unit.position))
+    if ranked[0].score <= 0:
+        picked = units[:2]
+    else:
+        picked = sorted((u for u in ranked[:2] if u.score * 2 >= ranked[0].score), key=lambda u: u.position)
+    snippet = " ".join(unit.text for unit in picked)
+    if len(snippet) > limit_chars:
+        snippet = snippet[: limit_chars - 1].rsplit(" ", 1)[0] + "…"
+    return snippet
 
 
 def answer_pieces(answer: str) -> list[str]:

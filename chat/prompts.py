@@ -14,13 +14,14 @@ from minirag.integrations import llm
 CONTEXT_HEADING = "Context passages from the knowledge base:"
 CITE_INSTRUCTION = (
     "Answer using the numbered context passages above. Cite every passage you use with its number in square "
-    "brackets, like [1] or [2][3]. If the passages do not contain the answer, say that the knowledge base does "
-    "not hold it instead of guessing."
+    "brackets, like [1] or [2][3]. If the passages do not contain the answer, do not guess: reply exactly "
+    '"{no_answer}"'
 )
 NO_CONTEXT_NOTE = (
-    "No passage of the knowledge base matched this question. If you cannot answer it, say that the knowledge "
-    "base does not hold the answer instead of guessing."
+    "No passage of the knowledge base matched this message. You may greet or answer small talk, but for any "
+    'question you cannot answer from the knowledge base, do not guess: reply exactly "{no_answer}"'
 )
+DEFAULT_NO_ANSWER = "I couldn't find this in the knowledge base."
 DEFAULT_SYSTEM_PROMPT = "You are a helpful assistant."
 # Room kept free for the chat format's own tokens and counting differences between tokenizers.
 SAFETY_MARGIN_TOKENS = 128
@@ -34,19 +35,21 @@ class HistoryItem:
 
 
 def passage_label(chunk: Any) -> str:
-    label = getattr(chunk, "source_name", None) or "unknown source"
+    """ "Handbook › IT › Lost devices, page 3": the source (or its heading path) and the page."""
+    label = getattr(chunk, "section", None) or getattr(chunk, "source_name", None) or "unknown source"
     page = getattr(chunk, "page", None)
     return f"{label}, page {page}" if page else label
 
 
-def system_message(*, system_prompt: str, chunks: Sequence[Any]) -> str:
+def system_message(*, system_prompt: str, chunks: Sequence[Any], no_answer: str = DEFAULT_NO_ANSWER) -> str:
     base = (system_prompt or DEFAULT_SYSTEM_PROMPT).strip()
     if not chunks:
-        return f"{base}\n\n{NO_CONTEXT_NOTE}"
+        return f"{base}\n\n{NO_CONTEXT_NOTE.format(no_answer=no_answer)}"
     passages = "\n\n".join(
         f"[{number}] (source: {passage_label(chunk)})\n{chunk.content}" for number, chunk in enumerate(chunks, 1)
     )
-    return f"{base}\n\n---\n{CONTEXT_HEADING}\n\n{passages}\n---\n{CITE_INSTRUCTION}"
+    instruction = CITE_INSTRUCTION.format(no_answer=no_answer)
+    return f"{base}\n\n---\n{CONTEXT_HEADING}\n\n{passages}\n---\n{instruction}"
 
 
 def history_budget(*, model: str, max_tokens: int | None, fixed_messages: list[dict]) -> int:
@@ -77,8 +80,12 @@ def build_messages(
     chunks: Sequence[Any],
     history: Sequence[HistoryItem],
     message: str,
+    no_answer: str = DEFAULT_NO_ANSWER,
 ) -> list[dict]:
-    system = {"role": "system", "content": system_message(system_prompt=system_prompt, chunks=chunks)}
+    system = {
+        "role": "system",
+        "content": system_message(system_prompt=system_prompt, chunks=chunks, no_answer=no_answer),
+    }
     user = {"role": "user", "content": message}
     budget = history_budget(model=model, max_tokens=max_tokens, fixed_messages=[system, user])
     window = fit_history(history, budget) if budget > 0 else []

@@ -5,8 +5,9 @@ A turn has three steps, shared by the JSON and the streaming path:
 1. `chat_turn_start` checks the bot (the tenant's, active) and the chat (the tenant's, same bot), loads the
    history *before* storing the new user message, then stores and commits it, so nothing the user typed is
    lost whatever happens next.
-2. Retrieval (`turn_retrieve`) and generation: LiteLLM through `minirag.integrations.llm`, or the extractive
-   zero-key mode for bots whose model is `extractive`.
+2. Retrieval and generation (`chat.answering`, persisting nothing): history-aware retrieval, the relevance
+   floor, then LiteLLM through `minirag.integrations.llm`, the extractive zero-key mode for bots whose model
+   is `extractive`, or the bot's `no_answer_message` when nothing relevant was found.
 3. `turn_finish` stores the assistant message, its UsageEvent and the chat counters in one transaction, emits
    `chat.message` and (after the first exchange) schedules the title task.
 """
@@ -20,18 +21,16 @@ from dataclasses import dataclass, field
 from typing import Any
 from uuid import UUID
 
-from django.conf import settings
 from django.db import connection, transaction
 from django.db.models import F
 from django.utils import timezone
 
 from chat import selectors
-from chat.extractive import extractive_answer
+from chat.answering import Generated, chat_answer, llm_config_for, model_for
 from chat.models import TITLE_MAX_CHARS, Chat, Feedback, Message, MessageRole
-from chat.prompts import HistoryItem, build_messages
+from chat.prompts import HistoryItem
 from minirag import events
-from minirag.encryption import DecryptionError
-from minirag.errors import DomainError, InvalidInput, NotFound, ServiceUnavailable, UpstreamError
+from minirag.errors import InvalidInput, NotFound, UpstreamError
 from minirag.integrations import llm
 from usage.models import UsageKind
 from usage.services import quota_admit_chat, usage_record
@@ -40,8 +39,6 @@ logger = logging.getLogger("minirag.chat")
 
 BOT_NOT_FOUND = "Bot profile not found or inactive"
 FEEDBACK_ASSISTANT_ONLY = "Feedback can only be set on assistant messages"
-SOURCE_PREVIEW_CHARS = 200
-RETRIEVAL_UNAVAILABLE = "Knowledge retrieval is temporarily unavailable; please retry"
 TITLE_PROMPT = (
     "Write a short title (at most 8 words) for a conversation that starts with the exchange below. "
     "Answer with the title only, without quotes or punctuation at the end."
@@ -76,10 +73,6 @@ class Reply:
     usage: dict
 
 
-def model_for(bot: Any) -> str:
-    return (bot.model or settings.DEFAULT_LLM_MODEL).strip()
-
-
 def bot_for_chat(*, bot_id) -> Any:
     """The tenant's active bot, or NotFound("Bot profile not found or inactive")."""
     from bots.selectors import bot_get
@@ -88,25 +81,6 @@ def bot_for_chat(*, bot_id) -> Any:
         return bot_get(bot_id=bot_id, active_only=True)
     except NotFound:
         raise NotFound(BOT_NOT_FOUND) from None
-
-
-def llm_config_for(bot: Any, *, max_tokens: int | None = None, temperature: float | None = None) -> llm.LLMConfig:
-    """The bot's model and decrypted credentials; provider keys come from the environment otherwise."""
-    from bots.services import bot_credentials
-
-    try:
-        credentials = bot_credentials(bot)
-    except DecryptionError:
-        logger.error("credentials of bot %s cannot be decrypted with the configured keys", bot.id)
-        raise ServiceUnavailable("Bot credentials cannot be decrypted; contact the operator") from None
-    return llm.LLMConfig(
-        model=model_for(bot),
-        api_key=credentials.get("api_key") or None,
-        api_base=credentials.get("api_base") or None,
-        api_version=credentials.get("api_version") or None,
-        temperature=bot.temperature if temperature is None else temperature,
-        max_tokens=max_tokens or bot.max_tokens,
-    )
 
 
 # --- Step 1: start ----------------------------------------------------------------------------------
@@ -131,73 +105,7 @@ def chat_turn_start(*, tenant: Any, bot_id, message: str, chat_id=None, user_id:
     return Turn(tenant=tenant, bot=bot, chat=chat, user_message=user_message, history=history)
 
 
-# --- Step 2: retrieve and generate --------------------------------------------------------------------
-
-
-def turn_retrieve(turn: Turn) -> list[Any]:
-    """The bot's best passages for the message (hybrid or sparse; [] when nothing is ingested yet)."""
-    from sources.retrieval import retrieve
-
-    try:
-        return list(retrieve(bot=turn.bot, query=turn.user_message.content))
-    except DomainError:
-        raise
-    except Exception:  # Qdrant down, corrupt index…: never a raw error text, the user message stays
-        logger.exception("retrieval failed for chat %s", turn.chat.id)
-        raise ServiceUnavailable(RETRIEVAL_UNAVAILABLE) from None
-
-
-def sources_payload(chunks: Sequence[Any]) -> list[dict]:
-    """What clients see of the passages: the reference fields plus `source_name` and `page`."""
-    return [
-        {
-            "chunk_id": str(chunk.chunk_id),
-            "content": (chunk.content or "")[:SOURCE_PREVIEW_CHARS],
-            "score": round(float(chunk.score), 4),
-            "source_id": str(chunk.source_id),
-            "source_name": chunk.source_name,
-            "page": chunk.page,
-        }
-        for chunk in chunks
-    ]
-
-
-def turn_prompt(turn: Turn, chunks: Sequence[Any]) -> list[dict]:
-    return build_messages(
-        model=model_for(turn.bot),
-        system_prompt=turn.bot.system_prompt,
-        max_tokens=turn.bot.max_tokens,
-        chunks=chunks,
-        history=turn.history,
-        message=turn.user_message.content,
-    )
-
-
-@dataclass
-class Generated:
-    content: str
-    model: str
-    prompt_tokens: int
-    completion_tokens: int
-    latency_ms: int | None = None
-    time_to_first_token_ms: int | None = None
-    stream_duration_ms: int | None = None
-    is_stream: bool = False
-    is_complete: bool = True
-
-
-def extractive_generate(turn: Turn, chunks: Sequence[Any]) -> Generated:
-    """The zero-key answer and its locally counted tokens (question + quoted passages in, answer out)."""
-    started = time.monotonic()
-    answer = extractive_answer(query=turn.user_message.content, chunks=chunks)
-    prompt_tokens = llm.count_tokens(turn.user_message.content) + sum(llm.count_tokens(c.content) for c in chunks)
-    return Generated(
-        content=answer,
-        model=llm.EXTRACTIVE_MODEL,
-        prompt_tokens=prompt_tokens,
-        completion_tokens=llm.count_tokens(answer),
-        latency_ms=int((time.monotonic() - started) * 1000),
-    )
+# --- Step 2: retrieve and generate: chat.answering (shared with evaluations) ----------------------------
 
 
 # --- Step 3: finish ---------------------------------------------------------------------------------
@@ -257,15 +165,6 @@ def _record_usage(*, turn: Turn, generated: Generated, message_id: UUID | None) 
     )
 
 
-def usage_payload(generated: Generated) -> dict:
-    return {
-        "model": generated.model,
-        "prompt_tokens": generated.prompt_tokens,
-        "completion_tokens": generated.completion_tokens,
-        "total_tokens": generated.prompt_tokens + generated.completion_tokens,
-    }
-
-
 def turn_schedule_title(turn: Turn) -> None:
     """After the first exchange, have the bot's model title the chat in the background (not for extractive)."""
     if not turn.is_first_exchange or turn.is_extractive:
@@ -291,22 +190,10 @@ def chat_reply(*, turn: Turn) -> Reply:
     """Retrieve, generate (LLM or extractive) and store the answer. Provider failures raise sanitized
     UpstreamError / UpstreamTimeout; the user's message is already stored and stays.
     """
-    chunks = turn_retrieve(turn)
-    sources = sources_payload(chunks)
-    if turn.is_extractive:
-        generated = extractive_generate(turn, chunks)
-    else:
-        completion = llm.complete(config=llm_config_for(turn.bot), messages=turn_prompt(turn, chunks))
-        generated = Generated(
-            content=completion.content,
-            model=completion.model,
-            prompt_tokens=completion.prompt_tokens,
-            completion_tokens=completion.completion_tokens,
-            latency_ms=completion.latency_ms,
-        )
-    message = turn_finish(turn=turn, generated=generated, chunks=chunks, sources=sources)
+    answer = chat_answer(bot=turn.bot, message=turn.user_message.content, history=turn.history)
+    message = turn_finish(turn=turn, generated=answer.generated, chunks=answer.chunks, sources=answer.sources)
     turn_schedule_title(turn)
-    return Reply(chat=turn.chat, message=message, sources=sources, usage=usage_payload(generated))
+    return Reply(chat=turn.chat, message=message, sources=answer.sources, usage=answer.usage)
 
 
 # --- Feedback, titles -------------------------------------------------------------------------------

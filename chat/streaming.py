@@ -26,9 +26,10 @@ from typing import Any
 
 from django.conf import settings
 
-from chat import services
+from chat import answering, services
+from chat.answering import Generated, Plan
 from chat.extractive import answer_pieces
-from chat.services import Generated, Turn
+from chat.services import Turn
 from minirag.errors import DomainError, UpstreamError
 from minirag.integrations import llm
 from minirag.tenancy import tenant_context
@@ -111,7 +112,7 @@ def turn_events(turn: Turn) -> Iterator[bytes]:
 def _done_event(turn: Turn, message_id, generated: Generated) -> Event:
     return (
         "done",
-        {"chat_id": str(turn.chat.id), "message_id": str(message_id), "usage": services.usage_payload(generated)},
+        {"chat_id": str(turn.chat.id), "message_id": str(message_id), "usage": answering.usage_payload(generated)},
     )
 
 
@@ -125,16 +126,17 @@ def turn_stream(turn: Turn) -> Iterator[Event]:
     Closing the generator early (client gone) stores what was generated as an incomplete answer.
     """
     try:
-        chunks = services.turn_retrieve(turn)
+        plan = answering.answer_plan(bot=turn.bot, message=turn.user_message.content, history=turn.history)
     except DomainError as error:
         yield _error(str(error.detail))
         return
-    sources = services.sources_payload(chunks)
+    sources = answering.plan_sources(plan)
     yield ("sources", {"sources": sources})
-    if turn.is_extractive:
-        yield from _extractive_events(turn, chunks, sources)
+    generated = answering.plan_reply_without_model(plan)
+    if generated is not None:
+        yield from _fixed_events(turn, generated, plan.passages, sources)
     else:
-        yield from _llm_events(turn, chunks, sources)
+        yield from _llm_events(turn, plan, sources)
 
 
 def _finish(turn: Turn, generated: Generated, chunks, sources) -> Event:
@@ -156,8 +158,8 @@ def _save_partial(turn: Turn, generated: Generated, chunks, sources) -> None:
         logger.exception("storing the partial answer failed for chat %s", turn.chat.id)
 
 
-def _extractive_events(turn: Turn, chunks, sources) -> Iterator[Event]:
-    generated = services.extractive_generate(turn, chunks)
+def _fixed_events(turn: Turn, generated: Generated, chunks, sources) -> Iterator[Event]:
+    """An answer written without a model call (extractive, or "I don't know"), sent word by word."""
     generated.is_stream = True
     started = time.monotonic()
     sent: list[str] = []
@@ -180,10 +182,11 @@ def _extractive_events(turn: Turn, chunks, sources) -> Iterator[Event]:
         raise
 
 
-def _llm_events(turn: Turn, chunks, sources) -> Iterator[Event]:
+def _llm_events(turn: Turn, plan: Plan, sources) -> Iterator[Event]:
+    chunks = plan.passages
     try:
-        config = services.llm_config_for(turn.bot)
-        messages = services.turn_prompt(turn, chunks)
+        config = answering.llm_config_for(turn.bot)
+        messages = answering.plan_messages(plan)
     except DomainError as error:
         yield _error(str(error.detail))
         return

@@ -37,7 +37,7 @@ def test_answer_is_grounded_in_retrieved_passages(tenant_a, llm_bot, quaxland, f
     assert "Cite every passage you use with its number in square brackets" in system["content"]
     # Sources: reference fields plus source_name and page.
     source = body["sources"][0]
-    assert set(source) == {"chunk_id", "content", "score", "source_id", "source_name", "page"}
+    assert set(source) == {"chunk_id", "content", "score", "source_id", "source_name", "page", "section"}
     assert source["source_id"] == str(quaxland.id) and source["source_name"] == "Quaxland facts"
     assert source["content"] == PARIS_TEXT[:200] and round(source["score"], 4) == source["score"]
     assert body["message"]["role"] == "assistant" and body["chat_id"] == body["message"]["chat_id"]
@@ -212,7 +212,11 @@ def test_title_is_generated_by_the_model_after_the_first_exchange(
     calls = len(fake_llm.chat_calls)
     with django_capture_on_commit_callbacks(execute=True):
         _chat(client, llm_bot, "and a second question", chat_id=chat_id)
-    assert len(fake_llm.chat_calls) == calls + 1  # no second title call
+    # A follow-up is first condensed into a standalone question, then answered: no second title call.
+    assert len(fake_llm.chat_calls) == calls + 2
+    with tenant_context(tenant_a.tenant):
+        assert UsageEvent.objects.filter(kind=UsageKind.TITLE, chat_id=chat_id).count() == 1
+        assert UsageEvent.objects.filter(kind=UsageKind.CONDENSE, bot_profile_id=llm_bot.id).count() == 1
 
 
 def test_title_is_the_first_100_characters_until_the_task_ran(tenant_a, llm_bot):
@@ -253,7 +257,7 @@ def test_extractive_mode_without_knowledge_says_so(tenant_a):
 
     body = _chat(tenant_a.client(), bot, "What is the capital of Quaxland?").json()
 
-    assert body["sources"] == [] and "could not find anything" in body["message"]["content"]
+    assert body["sources"] == [] and body["message"]["content"] == bot.no_answer_message
 
 
 def test_retrieval_of_tenant_a_is_unreachable_from_tenant_b(

@@ -50,9 +50,59 @@ def test_demo_bot_answers_a_cited_question_as_json_and_stream(tenant_a, no_provi
     assert demo.created and not again.created and again.bot.id == demo.bot.id
     assert demo.bot.model == "extractive" and len(demo.sources) == 3
     assert all(source.status == "ready" and source.chunk_count >= 1 for source in demo.sources)
-    assert "[1]" in body["message"]["content"] and "stream" in body["message"]["content"]
+    assert body["message"]["content"].startswith('To stream answers, add "stream": true to the request. [1]')
     assert body["sources"][0]["source_name"] == "Chatting with a bot"
-    assert events[0][0] == "sources" and events[-1][0] == "done" and "usage event" in streamed
+    assert body["sources"][0]["section"] == "Chatting with a bot › Streaming answers"
+    assert events[0][0] == "sources" and events[-1][0] == "done"
+    assert streamed.startswith("Every model call is recorded as a usage event")
+
+
+# The README's questions, and what a person accepts as their answer (None: the bot must say it does not know).
+DEMO_QUESTIONS = [
+    ("How do I stream answers?", '"stream": true'),
+    ("How is usage recorded?", "usage event"),
+    ("Which file types can I upload?", "pdf, docx"),
+    ("How do I continue a conversation?", "chat_id"),
+    ("What happens when the bot cannot find an answer?", "no_answer_message"),
+    ("Is one tenant's data visible to other tenants?", "invisible to every other tenant"),
+    ("Can I export chats as CSV?", "CSV"),
+    ("What is the capital of France?", None),
+    ("How many moons does Jupiter have?", None),
+]
+
+
+@pytest.mark.parametrize(("question", "expected"), DEMO_QUESTIONS)
+def test_demo_bot_answers_the_readme_questions_or_says_it_does_not_know(tenant_a, no_provider_keys, question, expected):
+    demo = demo_bot_ensure(tenant=tenant_a.tenant)
+
+    body = (
+        tenant_a.client()
+        .post("/v1/chat", {"bot_profile_id": str(demo.bot.id), "message": question}, format="json")
+        .json()
+    )
+
+    content = body["message"]["content"]
+    if expected is None:
+        assert content == "I couldn't find this in the knowledge base." and body["sources"] == []
+    else:
+        assert expected in content and "[1]" in content
+        assert all(source["content"] in content for source in body["sources"])  # snippets are the quotes
+
+
+def test_demo_follow_up_uses_the_conversation(tenant_a, no_provider_keys):
+    demo = demo_bot_ensure(tenant=tenant_a.tenant)
+    client = tenant_a.client()
+    first = client.post(
+        "/v1/chat", {"bot_profile_id": str(demo.bot.id), "message": "How do I stream answers?"}, format="json"
+    ).json()
+
+    follow_up = client.post(
+        "/v1/chat",
+        {"bot_profile_id": str(demo.bot.id), "message": "And which event comes first?", "chat_id": first["chat_id"]},
+        format="json",
+    ).json()
+
+    assert "a sources event first" in follow_up["message"]["content"]
 
 
 def test_ensure_demo_command_adds_the_bot_to_the_demo_tenant(tenant_a, no_provider_keys, monkeypatch):
