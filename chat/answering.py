@@ -140,8 +140,6 @@ def analyzer_for(bot: Any) -> Analyzer:
     language = getattr(bot, "language", None) or "english"
 
     def analyze(text: str) -> list[str]:
-        if not hasattr(lexical, "analyze"):  # TEMP until the analyzer lands
-            return lexical.terms(text)
         return lexical.analyze(text, language=language)
 
     return analyze

@@ -24,7 +24,7 @@ DEMO_SOURCES = {
 # About MiniRAG
 
 MiniRAG is a multi-tenant retrieval-augmented generation platform. Each tenant gets its own PostgreSQL schema, \
-so one tenant's bots, sources, chats and usage are invisible to every other tenant.
+so one tenant's data (bots, sources, chats and usage) is invisible to every other tenant.
 
 ## Bots
 
@@ -62,10 +62,10 @@ Without any provider key, the demo bot runs in extractive mode: it answers with 
 its knowledge base instead of calling a language model. Set OPENAI_API_KEY (or another provider key together \
 with DEFAULT_LLM_MODEL) to let the bot write answers with a model through LiteLLM.
 
-## When the answer is not in the knowledge base
+## When the bot cannot find an answer
 
-When the knowledge base holds nothing relevant, the bot does not guess: it replies with its no_answer_message, \
-which is "I couldn't find this in the knowledge base." unless you set another one on the bot profile.
+When the bot cannot find an answer in its knowledge base, it does not guess: it replies with its \
+no_answer_message, which is "I couldn't find this in the knowledge base." unless you set another one.
 """,
     "Usage, stats and exports": """\
 # Usage, stats and exports

@@ -16,6 +16,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from itertools import pairwise
 from typing import Any
 
 MAX_PASSAGES = 5
@@ -210,27 +211,45 @@ def _starts_dependent(unit: Unit) -> bool:
     return bool(first) and first[0] in _ANAPHORA
 
 
-def _quote_text(units: Sequence[Unit], chosen: Unit) -> str:
-    """The unit, with the neighbour it needs to make sense: the sentence before a dependent one, the items
-    after a lead-in ending in ':'."""
-    parts = [chosen]
-    same_paragraph = [u for u in units if u.paragraph == chosen.paragraph]
-    before = [u for u in units if u.position == chosen.position - 1]
-    if chosen.kind == "sentence" and before and before[0].kind == "sentence" and before[0] in same_paragraph:
-        if _starts_dependent(chosen) or len(chosen.text.split()) < SHORT_UNIT_WORDS:
-            parts.insert(0, before[0])
+def _with_neighbours(units: Sequence[Unit], chosen: Unit) -> set[int]:
+    """The unit's position, plus the neighbours it needs to make sense: the sentence before a dependent or
+    very short one, the items or rows after a lead-in ending in ':'."""
+    positions = {chosen.position}
+    before = units[chosen.position - 1] if chosen.position > 0 else None
+    if (
+        chosen.kind == "sentence"
+        and before is not None
+        and before.kind == "sentence"
+        and before.paragraph == chosen.paragraph
+        and (_starts_dependent(chosen) or len(chosen.text.split()) < SHORT_UNIT_WORDS)
+    ):
+        positions.add(before.position)
     if chosen.text.rstrip().endswith(":"):
-        following = [u for u in units if chosen.position < u.position <= chosen.position + 4]
-        parts.extend(u for u in following if u.kind in ("item", "row"))
-    text = (
-        " ".join(part.text for part in parts)
-        if len(parts) == 1 or parts[-1].kind == "sentence"
-        else (parts[0].text + " " + "; ".join(part.text for part in parts[1:]))
-    )
+        following = units[chosen.position + 1 : chosen.position + 5]
+        positions.update(u.position for u in following if u.kind in ("item", "row"))
+    return positions
+
+
+def _group_text(units: Sequence[Unit], positions: set[int]) -> str:
+    parts = [units[position] for position in sorted(positions)]
+    text = parts[0].text
+    for previous, part in pairwise(parts):
+        separator = " " if part.kind == "sentence" and previous.kind == "sentence" else "; "
+        if previous.text.rstrip().endswith(":"):
+            separator = " "
+        text += separator + part.text
     text = " ".join(text.split())
     if len(text) > MAX_QUOTE_CHARS:
         text = text[: MAX_QUOTE_CHARS - 1].rsplit(" ", 1)[0] + "…"
     return text
+
+
+@dataclass
+class _Group:
+    passage: int
+    units: Sequence[Unit]
+    positions: set[int]
+    score: float
 
 
 def compose(
@@ -260,28 +279,39 @@ def compose(
     if best < MIN_COVERAGE or not scored[0][0].terms & question.weights.keys():
         return Composition(no_answer_message)
     chosen: list[Unit] = []
+    groups: list[_Group] = []
     covered: set[str] = set()
-    quotes: list[Quote] = []
     for unit, units in scored:
-        if len(quotes) >= MAX_QUOTES:
-            break
         if unit.score <= 0:
             break
         new_terms = (unit.terms & question.weights.keys()) - covered
-        if chosen and unit.score < RELATIVE_QUOTE_FLOOR * best and not (new_terms and unit.score >= MIN_COVERAGE / 2):
-            continue
-        if chosen and not new_terms and any(_overlap(unit, other) >= DUPLICATE_OVERLAP for other in chosen):
-            continue
-        if chosen and not new_terms and unit.score < best * 0.9:
-            continue  # says nothing the quotes so far do not
-        if any(unit.passage == other.passage and abs(unit.position - other.position) <= 1 for other in chosen):
-            if not new_terms:
+        if chosen:
+            if unit.score < RELATIVE_QUOTE_FLOOR * best and not (new_terms and unit.score >= MIN_COVERAGE / 2):
                 continue
+            if not new_terms and (
+                unit.score < best * 0.9 or any(_overlap(unit, o) >= DUPLICATE_OVERLAP for o in chosen)
+            ):
+                continue  # says nothing the quotes so far do not
+        positions = _with_neighbours(units, unit)
+        joined = next(
+            (
+                group
+                for group in groups
+                if group.passage == unit.passage and any(abs(p - q) <= 1 for p in positions for q in group.positions)
+            ),
+            None,
+        )
+        if joined is not None:
+            joined.positions |= positions
+        elif len(groups) < MAX_QUOTES:
+            groups.append(_Group(unit.passage, units, positions, unit.score))
+        else:
+            continue
         chosen.append(unit)
         covered |= unit.terms & question.weights.keys()
-        quotes.append(Quote(chunk=chunks[unit.passage], text=_quote_text(units, unit), score=unit.score))
+    quotes = [Quote(chunks[g.passage], _group_text(g.units, g.positions), g.score) for g in groups]
     lines = [f"{quote.text} [{number}]" for number, quote in enumerate(quotes, 1)]
-    if all(unit.kind == "sentence" for unit in chosen):
+    if all(units_kind == "sentence" for g in groups for units_kind in (g.units[p].kind for p in g.positions)):
         return Composition(" ".join(lines), quotes)
     return Composition("\n".join(f"- {line}" for line in lines), quotes)
 
@@ -304,7 +334,7 @@ def best_sentences(*, chunk: Any, question: QuestionTerms, analyze: Analyzer, li
     if ranked[0].score <= 0:
         picked = units[:2]
     else:
-        picked = sorted((u for u in ranked[:2] if u.score * 2 >= ranked[0].score), key=lambda u: u.position)
+        picked = sorted((u for u in ranked[:2] if u.score >= 0.75 * ranked[0].score), key=lambda u: u.position)
     snippet = " ".join(unit.text for unit in picked)
     if len(snippet) > limit_chars:
         snippet = snippet[: limit_chars - 1].rsplit(" ", 1)[0] + "…"

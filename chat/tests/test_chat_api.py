@@ -39,7 +39,10 @@ def test_answer_is_grounded_in_retrieved_passages(tenant_a, llm_bot, quaxland, f
     source = body["sources"][0]
     assert set(source) == {"chunk_id", "content", "score", "source_id", "source_name", "page", "section"}
     assert source["source_id"] == str(quaxland.id) and source["source_name"] == "Quaxland facts"
-    assert source["content"] == PARIS_TEXT[:200] and round(source["score"], 4) == source["score"]
+    assert (
+        source["content"].startswith("The capital of Quaxland is Blipton")
+        and round(source["score"], 4) == source["score"]
+    )
     assert body["message"]["role"] == "assistant" and body["chat_id"] == body["message"]["chat_id"]
 
 

@@ -64,7 +64,7 @@ DEMO_QUESTIONS = [
     ("Which file types can I upload?", "pdf, docx"),
     ("How do I continue a conversation?", "chat_id"),
     ("What happens when the bot cannot find an answer?", "no_answer_message"),
-    ("Is one tenant's data visible to other tenants?", "invisible to every other tenant"),
+    ("Can other tenants see my data?", "invisible to every other tenant"),
     ("Can I export chats as CSV?", "CSV"),
     ("What is the capital of France?", None),
     ("How many moons does Jupiter have?", None),
