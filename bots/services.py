@@ -12,7 +12,8 @@ from usage.services import quota_check
 
 logger = logging.getLogger("minirag.bots")
 
-CREDENTIAL_KEYS = ("api_key", "api_base", "api_version", "embedding_api_key")
+# rerank_*: the reranker is often another provider than the chat model, so it never gets their key or base.
+CREDENTIAL_KEYS = ("api_key", "api_base", "api_version", "embedding_api_key", "rerank_api_key", "rerank_api_base")
 UPDATABLE_FIELDS = (
     "name",
     "description",
@@ -40,7 +41,7 @@ def _encrypt_credentials(credentials: dict[str, Any] | None) -> str | None:
 
 
 def bot_credentials(bot: BotProfile) -> dict[str, str]:
-    """The bot's decrypted credentials (`api_key`, `api_base`, `api_version`, `embedding_api_key`), {} when none.
+    """The bot's decrypted credentials (the CREDENTIAL_KEYS it has), {} when none.
 
     Raises minirag.encryption.DecryptionError when no configured key opens them (a key was dropped too early).
     """

@@ -377,6 +377,8 @@ INGEST_HEARTBEAT_SECONDS = env.float("INGEST_HEARTBEAT_SECONDS", default=10.0)
 INGEST_LEASE_SECONDS = env.int("INGEST_LEASE_SECONDS", default=60)
 INGEST_SWEEP_INTERVAL_SECONDS = env.int("INGEST_SWEEP_INTERVAL_SECONDS", default=30)
 RETRIEVAL_TOP_K = env.int("RETRIEVAL_TOP_K", default=5)
+# A bot's reranker (BotProfile.rerank_model) gets one attempt this long; past it, the fused order stands.
+RERANK_TIMEOUT_SECONDS = env.float("RERANK_TIMEOUT_SECONDS", default=10.0)
 MAX_BATCH_CHILDREN = env.int("MAX_BATCH_CHILDREN", default=500)
 
 # --- Chat (chat/) ------------------------------------------------------------------------------------

@@ -1,23 +1,37 @@
 """Retrieval: the tenant's knowledge for one bot, as RetrievedChunk objects (used by chat).
 
 Hybrid search (dense + BM25, fused with RRF) when the bot has an embedding model, BM25 alone otherwise — so
-it works offline with zero keys. The knowledge index (sources.index) only returns chunks of ACTIVE sources'
-current versions, so deleted, deactivated or superseded knowledge never answers. Nothing ingested → [].
+it works offline with zero keys. With a reranker (`bot.rerank_model`), a deeper candidate list goes to it and
+its order and relevance scores are kept; a reranker that fails or times out leaves the fused order. The
+knowledge index (sources.index) only returns chunks of ACTIVE sources' current versions, so deleted,
+deactivated or superseded knowledge never answers. Nothing ingested → [].
 """
 
 import logging
+from dataclasses import replace
 
 from django.conf import settings
 
 from bots.models import BotProfile
-from minirag.integrations import embeddings
+from bots.services import bot_credentials
+from minirag.encryption import DecryptionError
+from minirag.integrations import embeddings, rerank
+from minirag.tokenizer import count_tokens
 from sources.index import DenseSpace, Query, RetrievedChunk, get_index
 from sources.pipeline import lexical
 from sources.pipeline.ingest import IngestError, effective_embedding_model, embedding_config
+from usage.models import UsageKind
+from usage.services import usage_record
 
 logger = logging.getLogger("minirag.retrieval")
 
-__all__ = ["RetrievedChunk", "query_embedding", "retrieve"]
+__all__ = ["RetrievedChunk", "query_embedding", "rerank_config", "retrieve"]
+
+# With a reranker, it sees max(top_k × RERANK_CANDIDATE_FACTOR, RERANK_MIN_CANDIDATES) fused candidates: deep
+# enough to lift a relevant passage the first stage ranked low, small enough for one provider call (Cohere
+# bills a search per 100 documents) within RERANK_TIMEOUT_SECONDS.
+RERANK_CANDIDATE_FACTOR = 4
+RERANK_MIN_CANDIDATES = 20
 
 
 def query_embedding(*, bot: BotProfile, query: str) -> list[float] | None:
@@ -32,15 +46,59 @@ def query_embedding(*, bot: BotProfile, query: str) -> list[float] | None:
     if config is None:
         return None
     batch = embeddings.embed_batch(config, [query], max_retries=min(2, settings.EMBEDDING_MAX_RETRIES))
-    tokens = batch.prompt_tokens
-    if not batch.usage_reported:
-        from minirag.tokenizer import count_tokens
-
-        tokens = count_tokens(query)
-    from usage.services import usage_record
-
-    usage_record(kind="embedding", model=config.model, prompt_tokens=tokens, bot_profile_id=bot.pk)
+    tokens = batch.prompt_tokens if batch.usage_reported else count_tokens(query)
+    usage_record(kind=UsageKind.EMBEDDING, model=config.model, prompt_tokens=tokens, bot_profile_id=bot.pk)
     return batch.vectors[0]
+
+
+def rerank_config(bot: BotProfile) -> rerank.RerankConfig | None:
+    """The bot's reranker (None without `rerank_model`). Its key and endpoint are the `rerank_api_key` and
+    `rerank_api_base` credentials, else the provider's own environment variable (e.g. COHERE_API_KEY) and
+    endpoint; never the chat model's key or base, which belong to another provider as often as not.
+
+    Raises rerank.RerankError when the credentials cannot be decrypted."""
+    if not bot.rerank_model:
+        return None
+    try:
+        credentials = bot_credentials(bot)
+    except DecryptionError:
+        raise rerank.RerankError("The bot's credentials cannot be decrypted (encryption key missing)") from None
+    return rerank.RerankConfig(
+        model=bot.rerank_model,
+        api_key=credentials.get("rerank_api_key") or None,
+        api_base=credentials.get("rerank_api_base") or None,
+    )
+
+
+def _passage_text(chunk: RetrievedChunk) -> str:
+    """What the reranker reads: the passage under its title › section path, as a reader would see it."""
+    if chunk.section and not chunk.content.startswith(chunk.section):
+        return f"{chunk.section}\n\n{chunk.content}"
+    return chunk.content
+
+
+def _reranked(*, bot: BotProfile, query: str, candidates: list[RetrievedChunk], top_k: int) -> list[RetrievedChunk]:
+    """`candidates` in the reranker's order with its relevance scores, `top_k` of them; the fused order when
+    the reranker fails (logged, never raised: a reranker must not fail a chat). Usage is recorded."""
+    fused = candidates[:top_k]
+    if not candidates:
+        return fused
+    try:
+        config = rerank_config(bot)
+        if config is None:
+            return fused
+        result = rerank.rerank(config, query=query, documents=[_passage_text(c) for c in candidates], top_n=top_k)
+    except rerank.RerankError as error:
+        logger.warning("reranking failed for bot %s (%s); keeping the fused order", bot.pk, error)
+        return fused
+    usage_record(
+        kind=UsageKind.RERANK,
+        model=config.model,
+        prompt_tokens=result.tokens,
+        bot_profile_id=bot.pk,
+        latency_ms=result.latency_ms,
+    )
+    return [replace(candidates[index], score=score) for index, score in result.ranking]
 
 
 def retrieve(
@@ -54,7 +112,9 @@ def retrieve(
 
     `score_threshold` (default: the bot's) applies to the dense cosine similarity in hybrid mode and to
     the BM25 score in lexical mode. If the query cannot be embedded (provider down), retrieval falls back
-    to the lexical leg and logs a warning. Raises sources.index.KnowledgeIndexError when the index is down.
+    to the lexical leg and logs a warning. With `bot.rerank_model`, the reranker orders a deeper candidate list
+    and `score` is its relevance score (the threshold still applies in the index, before reranking). Raises
+    sources.index.KnowledgeIndexError when the index is down.
     """
     if not query or not query.strip():
         return []
@@ -76,4 +136,8 @@ def retrieve(
             search = Query(terms=terms, fallback_model=model)
     if search.dense is None and not terms:
         return []
-    return get_index().search(bot_id=str(bot.pk), query=search, limit=top_k, score_threshold=threshold)
+    if not bot.rerank_model:
+        return get_index().search(bot_id=str(bot.pk), query=search, limit=top_k, score_threshold=threshold)
+    depth = max(top_k * RERANK_CANDIDATE_FACTOR, RERANK_MIN_CANDIDATES)
+    candidates = get_index().search(bot_id=str(bot.pk), query=search, limit=depth, score_threshold=threshold)
+    return _reranked(bot=bot, query=query, candidates=candidates, top_k=top_k)

@@ -10,6 +10,7 @@ from bots.models import (
     BotProfile,
 )
 from bots.services import CREDENTIAL_KEYS
+from minirag.integrations import rerank
 from minirag.netguard import UnsafeURLError, validate_url_syntax
 
 
@@ -20,6 +21,8 @@ class CredentialsSerializer(serializers.Serializer):
     api_base = serializers.CharField(required=False, allow_blank=True, allow_null=True, max_length=2048)
     api_version = serializers.CharField(required=False, allow_blank=True, allow_null=True, max_length=100)
     embedding_api_key = serializers.CharField(required=False, allow_blank=True, allow_null=True, max_length=4096)
+    rerank_api_key = serializers.CharField(required=False, allow_blank=True, allow_null=True, max_length=4096)
+    rerank_api_base = serializers.CharField(required=False, allow_blank=True, allow_null=True, max_length=2048)
 
     def to_internal_value(self, data):
         if isinstance(data, dict):
@@ -37,6 +40,8 @@ class CredentialsSerializer(serializers.Serializer):
             except UnsafeURLError as error:
                 raise serializers.ValidationError(str(error)) from None
         return value
+
+    validate_rerank_api_base = validate_api_base
 
 
 class BotProfileCreateSerializer(serializers.Serializer):
@@ -73,6 +78,13 @@ class BotProfileCreateSerializer(serializers.Serializer):
         help_text="Optional LiteLLM rerank model (e.g. cohere/rerank-english-v3.0) that reorders retrieved passages.",
     )
     credentials = CredentialsSerializer(required=False, allow_null=True)
+
+    def validate_rerank_model(self, value):
+        if value:
+            problem = rerank.model_problem(value)
+            if problem:
+                raise serializers.ValidationError(problem)
+        return value
 
 
 class BotProfileUpdateSerializer(BotProfileCreateSerializer):

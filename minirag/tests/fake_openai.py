@@ -11,6 +11,11 @@ streaming, usage parsing, error mapping — is exercised.
   ``data: [DONE]``.
 - ``POST /v1/embeddings``: deterministic hashed bag-of-words vectors, L2-normalised. The dimension comes from
   the model name's trailing number (``fake-embed-32`` → 32), 64 otherwise. ``usage.prompt_tokens`` counts words.
+- ``POST .../rerank`` (Cohere's ``/v1/rerank`` and ``/v2/rerank``, what LiteLLM's ``cohere/...`` models call with
+  ``api_base``): each document is scored by word overlap with the query (the share of the query's distinct
+  words it contains), best first, ``top_n`` kept; ``meta.billed_units.search_units`` is 1.
+- Real models (benchmarks): ``embedder`` (texts → vectors) and ``reranker`` ((query, documents) → scores), when
+  set, answer instead of the hashed vectors and the word overlap.
 - Failures: ``fail_next(n, status=429, retry_after=2)`` makes the next ``n`` calls fail with that status;
   ``fail_next(n, sleep=5)`` makes them hang (a client timeout shorter than that times out).
 - ``delay`` (seconds before answering) and ``chunk_delay`` (seconds between stream chunks) slow it down;
@@ -33,6 +38,7 @@ import struct
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -56,6 +62,14 @@ def embed_text(text: str, dimension: int) -> list[float]:
         vector[0] = 1.0
         return vector
     return [value / norm for value in vector]
+
+
+def overlap_score(query: str, document: str) -> float:
+    """The share of the query's distinct words that the document contains (the fake reranker's relevance)."""
+    query_words = set(re.findall(r"\w+", query.lower()))
+    if not query_words:
+        return 0.0
+    return len(query_words & set(re.findall(r"\w+", document.lower()))) / len(query_words)
 
 
 def embedding_dimension(model: str) -> int:
@@ -108,6 +122,8 @@ class FakeOpenAI:
             self.stream_usage = True
             self.break_stream_after: int | None = None
             self.stream_garbage: tuple[str, bytes] | None = None
+            self.embedder: Callable[[list[str]], list[list[float]]] | None = None
+            self.reranker: Callable[[str, list[str]], list[float]] | None = None
 
     def fail_next(
         self, n: int = 1, *, status: int = 500, retry_after: float | None = None, sleep: float | None = None
@@ -135,6 +151,10 @@ class FakeOpenAI:
     @property
     def embedding_calls(self) -> list[RecordedRequest]:
         return self.calls("/embeddings")
+
+    @property
+    def rerank_calls(self) -> list[RecordedRequest]:
+        return self.calls("/rerank")
 
     # --- Lifecycle -------------------------------------------------------------------------------------
     @property
@@ -239,6 +259,8 @@ def _make_handler(fake: FakeOpenAI) -> type[BaseHTTPRequestHandler]:
                     self._chat(body)
                 elif self.path.endswith("/embeddings"):
                     self._embeddings(body)
+                elif self.path.endswith("/rerank"):
+                    self._rerank(body)
                 else:
                     self._send_json(404, {"error": {"message": "not found", "type": "invalid_request_error"}})
             except (BrokenPipeError, ConnectionResetError):
@@ -355,12 +377,16 @@ def _make_handler(fake: FakeOpenAI) -> type[BaseHTTPRequestHandler]:
                     texts.append(str(item))
             dimension = int(body.get("dimensions") or embedding_dimension(model))
             as_base64 = body.get("encoding_format") == "base64"
+            if fake.embedder is not None:
+                vectors = [list(map(float, vector)) for vector in fake.embedder(texts)]
+            else:
+                vectors = [embed_text(text, dimension) for text in texts]
             data = []
-            for index, text in enumerate(texts):
-                vector: Any = embed_text(text, dimension)
+            for index, vector in enumerate(vectors):
+                embedding: Any = vector
                 if as_base64:  # the OpenAI SDK asks for base64 float32 unless told otherwise
-                    vector = base64.b64encode(struct.pack(f"<{dimension}f", *vector)).decode()
-                data.append({"object": "embedding", "index": index, "embedding": vector})
+                    embedding = base64.b64encode(struct.pack(f"<{len(vector)}f", *vector)).decode()
+                data.append({"object": "embedding", "index": index, "embedding": embedding})
             tokens = sum(count_tokens(text) for text in texts)
             self._send_json(
                 200,
@@ -369,6 +395,35 @@ def _make_handler(fake: FakeOpenAI) -> type[BaseHTTPRequestHandler]:
                     "data": data,
                     "model": model,
                     "usage": {"prompt_tokens": tokens, "total_tokens": tokens},
+                },
+            )
+
+        def _rerank(self, body: dict) -> None:
+            query = str(body.get("query") or "")
+            documents = [
+                item if isinstance(item, str) else str((item or {}).get("text", ""))
+                for item in body.get("documents") or []
+            ]
+            if fake.reranker is not None:
+                scores = [float(score) for score in fake.reranker(query, documents)]
+            else:
+                scores = [overlap_score(query, document) for document in documents]
+            order = sorted(range(len(documents)), key=lambda index: (-scores[index], index))
+            top_n = body.get("top_n")
+            if isinstance(top_n, int) and top_n > 0:
+                order = order[:top_n]
+            results: list[dict[str, Any]] = []
+            for index in order:
+                result: dict[str, Any] = {"index": index, "relevance_score": scores[index]}
+                if body.get("return_documents"):
+                    result["document"] = {"text": documents[index]}
+                results.append(result)
+            self._send_json(
+                200,
+                {
+                    "id": f"rerank-{uuid.uuid4().hex[:12]}",
+                    "results": results,
+                    "meta": {"api_version": {"version": "2"}, "billed_units": {"search_units": 1}},
                 },
             )
 
