@@ -16,21 +16,23 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 from uuid import UUID
 
+from django.conf import settings
 from django.db import connection, transaction
 from django.db.models import F
 from django.utils import timezone
 
 from chat import selectors
-from chat.answering import Generated, chat_answer, llm_config_for, model_for
+from chat.answering import Generated, answer_plan, chat_answer, llm_config_for, model_for, usage_payload
 from chat.models import TITLE_MAX_CHARS, Chat, Feedback, Message, MessageRole
 from chat.prompts import HistoryItem
+from chat.streaming import AnswerStream, Delta, Failed, KeepAlive, Sources
 from minirag import events
-from minirag.errors import InvalidInput, NotFound, UpstreamError
+from minirag.errors import DomainError, InvalidInput, NotFound, UpstreamError
 from minirag.integrations import llm
 from usage.models import UsageKind
 from usage.services import quota_admit_chat, usage_record
@@ -194,6 +196,76 @@ def chat_reply(*, turn: Turn) -> Reply:
     message = turn_finish(turn=turn, generated=answer.generated, chunks=answer.chunks, sources=answer.sources)
     turn_schedule_title(turn)
     return Reply(chat=turn.chat, message=message, sources=answer.sources, usage=answer.usage)
+
+
+# --- The streaming path ----------------------------------------------------------------------------
+
+INTERNAL_ERROR = "Internal error while answering; please retry"
+StreamEvent = tuple[str, dict | None]  # ("sources" | "delta" | "keepalive" | "done" | "error", data)
+
+
+def turn_stream(turn: Turn) -> Iterator[StreamEvent]:
+    """A turn's events, in the current schema: `sources`, `delta`*, then `done` (after the answer, its usage
+    and the counters are committed) or `error`; `keepalive` while the model is silent.
+
+    Closing the generator early (client gone) stores what was generated as an incomplete answer.
+    """
+    try:
+        plan = answer_plan(bot=turn.bot, message=turn.user_message.content, history=turn.history)
+    except DomainError as error:
+        yield "error", {"detail": str(error.detail)}
+        return
+    stream = AnswerStream(plan, keepalive_seconds=settings.CHAT_STREAM_KEEPALIVE_SECONDS)
+    finished = title_pending = False
+    try:
+        for event in stream.events():
+            if isinstance(event, Sources):
+                yield "sources", {"sources": event.sources}
+            elif isinstance(event, Delta):
+                yield "delta", {"content": event.content}
+            elif isinstance(event, KeepAlive):
+                yield "keepalive", None
+            elif isinstance(event, Failed):
+                finished = True
+                if event.partial is not None:  # failed mid-answer: keep what was generated
+                    _store_partial(turn, event.partial, plan.passages, stream.sources)
+                yield "error", {"detail": event.detail}
+            else:
+                finished = True
+                done = _store_streamed(turn, event.generated, plan.passages, stream.sources)
+                title_pending = done[0] == "done"
+                yield done
+                title_pending = False
+                # After `done` went out: in eager mode (no broker) the title call must not delay it.
+                turn_schedule_title(turn)
+    except GeneratorExit:
+        if title_pending:  # the client left right after `done`
+            turn_schedule_title(turn)
+        if not finished:
+            stream.close()
+            partial = stream.partial()
+            if partial is not None:
+                _store_partial(turn, partial, plan.passages, stream.sources)
+        raise
+
+
+def _store_streamed(turn: Turn, generated: Generated, chunks, sources) -> StreamEvent:
+    try:
+        message = turn_finish(turn=turn, generated=generated, chunks=chunks, sources=sources)
+    except Exception:
+        logger.exception("storing the answer failed for chat %s", turn.chat.id)
+        return "error", {"detail": INTERNAL_ERROR}
+    return "done", {"chat_id": str(turn.chat.id), "message_id": str(message.id), "usage": usage_payload(generated)}
+
+
+def _store_partial(turn: Turn, generated: Generated, chunks, sources) -> None:
+    try:
+        if generated.content:
+            turn_finish(turn=turn, generated=generated, chunks=chunks, sources=sources)
+        elif generated.prompt_tokens:
+            turn_record_usage_only(turn=turn, generated=generated)
+    except Exception:
+        logger.exception("storing the partial answer failed for chat %s", turn.chat.id)
 
 
 # --- Feedback, titles -------------------------------------------------------------------------------

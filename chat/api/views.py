@@ -4,8 +4,9 @@ from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_sche
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from chat import exports, selectors, services, streaming
+from chat import exports, selectors, services
 from chat.api import serializers as s
+from chat.api.sse import turn_sse
 from minirag.api.pagination import BoundedListPagination, parse_limit_offset
 
 CHAT_LIST_DEFAULT_LIMIT = 50
@@ -78,7 +79,7 @@ class ChatView(ContentNegotiationLenientMixin, APIView):
             chat_id=data["chat_id"],
         )
         if data["stream"]:
-            return _event_stream(streaming.turn_events(turn))
+            return _event_stream(turn_sse(turn))
         reply = services.chat_reply(turn=turn)
         return Response(
             {

@@ -11,7 +11,7 @@ import sys
 from django.core.management.base import BaseCommand, CommandError
 
 from bots.management.lookup import command_bot
-from chat import selectors, services, streaming
+from chat import selectors, services
 from minirag.errors import DomainError
 from minirag.tenancy import tenant_context
 from tenants.models import Role, Tenant, User
@@ -63,7 +63,7 @@ class Command(BaseCommand):
         except DomainError as error:
             self.stderr.write(f"error: {error.detail}")
             return None
-        events = streaming.turn_stream(turn)
+        events = services.turn_stream(turn)
         sources: list[dict] = []
         self.stdout.write("bot> ", ending="")
         try:
