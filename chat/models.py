@@ -68,3 +68,40 @@ class Message(models.Model):
 
     def __str__(self) -> str:
         return f"{self.role}: {self.content[:40]}"
+
+
+class EvaluationStatus(models.TextChoices):
+    QUEUED = "queued", "Queued"
+    RUNNING = "running", "Running"
+    DONE = "done", "Done"
+    FAILED = "failed", "Failed"
+
+
+class EvaluationRun(models.Model):
+    """One evaluation of a bot on a labelled-question file (chat.evaluation), from the console or the command.
+
+    The questions are kept (bounded by chat.evaluation.MAX_FILE_BYTES) so the run can be read and repeated;
+    the report is the JSON document `manage.py evaluate --output` writes."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    bot_profile = models.ForeignKey("bots.BotProfile", on_delete=models.CASCADE, related_name="evaluation_runs")
+    name = models.CharField(max_length=255, blank=True, default="")
+    status = models.CharField(max_length=20, choices=EvaluationStatus.choices, default=EvaluationStatus.QUEUED)
+    progress = models.PositiveSmallIntegerField(default=0)  # percent of the questions done
+    question_count = models.PositiveIntegerField(default=0)
+    top_k = models.PositiveSmallIntegerField(default=10)
+    include_answers = models.BooleanField(default=True)
+    questions = models.TextField()
+    report = models.JSONField(null=True, blank=True)
+    error = models.CharField(max_length=2000, blank=True, default="")
+    origin = models.CharField(max_length=20, default="console")  # "console" or "command"
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [models.Index(fields=["bot_profile", "-created_at"], name="evalrun_bot_created_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.name or 'evaluation'} ({self.status})"

@@ -4,7 +4,7 @@ import logging
 
 from celery import shared_task
 
-from chat import services
+from chat import evaluation, services
 from minirag.errors import NotFound, UpstreamError
 
 logger = logging.getLogger("minirag.chat")
@@ -24,3 +24,9 @@ def chat_generate_title(self, *, chat_id: str) -> None:
         if services.is_transient(error) and not self.request.is_eager and self.request.retries < self.max_retries:
             raise self.retry(countdown=10 * 2**self.request.retries) from None
         logger.warning("title generation for chat %s failed: %s", chat_id, error.detail)
+
+
+@shared_task(name="chat.tasks.evaluation_run", ignore_result=True)
+def evaluation_run_task(*, run_id: str) -> None:
+    """Evaluate a queued EvaluationRun (the console's upload); failures are recorded on the run itself."""
+    evaluation.evaluation_run_execute(run_id=run_id)
