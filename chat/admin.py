@@ -93,6 +93,9 @@ class EvaluationRunAdmin(TenantScopedAdmin):
     def get_readonly_fields(self, request, obj=None):
         return self.fields
 
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False  # a run is read, never edited (the page has no Save buttons)
+
     def get_urls(self):
         upload = path("evaluate/", self.admin_site.admin_view(self.upload_view), name="chat_evaluationrun_upload")
         return [upload, *super().get_urls()]
