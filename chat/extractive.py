@@ -22,8 +22,10 @@ from typing import Any
 MAX_PASSAGES = 5
 MAX_QUOTES = 3
 MAX_QUOTE_CHARS = 600
-# The best sentence must cover this share of the question's (weighted) terms, or the bot does not know.
+# The best sentence must cover this share of the question's (weighted) terms, or the bot does not know —
+# capped for long questions: a sentence matching MIN_MATCHED_WEIGHT of a twelve-word question's terms is on topic.
 MIN_COVERAGE = 0.5
+MIN_MATCHED_WEIGHT = 3.0
 # Further quotes must score at least this share of the best one (or cover a term nothing quoted covers yet).
 RELATIVE_QUOTE_FLOOR = 0.6
 SECTION_WEIGHT = 0.5
@@ -276,7 +278,8 @@ def compose(
         return Composition(no_answer_message)
     scored.sort(key=lambda pair: pair[0].score, reverse=True)
     best = scored[0][0].score
-    if best < MIN_COVERAGE or not scored[0][0].terms & question.weights.keys():
+    required = min(MIN_COVERAGE, MIN_MATCHED_WEIGHT / question.total)
+    if best < required or not scored[0][0].terms & question.weights.keys():
         return Composition(no_answer_message)
     chosen: list[Unit] = []
     groups: list[_Group] = []
@@ -286,7 +289,7 @@ def compose(
             break
         new_terms = (unit.terms & question.weights.keys()) - covered
         if chosen:
-            if unit.score < RELATIVE_QUOTE_FLOOR * best and not (new_terms and unit.score >= MIN_COVERAGE / 2):
+            if unit.score < RELATIVE_QUOTE_FLOOR * best and not (new_terms and unit.score >= required / 2):
                 continue
             if not new_terms and (
                 unit.score < best * 0.9 or any(_overlap(unit, o) >= DUPLICATE_OVERLAP for o in chosen)
