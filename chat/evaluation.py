@@ -37,9 +37,12 @@ from chat import services
 from chat.evaluation_metrics import RankingScores, answer_hit, mean, precision_recall, ranking_scores
 from chat.models import EvaluationRun, EvaluationStatus
 from minirag.errors import DomainError, InvalidInput
+from minirag.integrations import llm
 from sources.index import KnowledgeIndexError
 from sources.models import Chunk, Source
 from sources.retrieval import RetrievedChunk, retrieve
+from usage.models import UsageKind
+from usage.services import usage_record
 
 logger = logging.getLogger("minirag.chat.evaluation")
 
@@ -310,6 +313,15 @@ def _answer(bot, question: LabelledQuestion, row: dict, usage: dict) -> None:
     except DomainError as error:
         row["answer_error"] = str(error.detail)
         return
+    if answer.generated.model != llm.EXTRACTIVE_MODEL:  # a model call costs the tenant like any other
+        usage_record(
+            kind=UsageKind.CHAT,
+            model=answer.generated.model,
+            prompt_tokens=answer.generated.prompt_tokens,
+            completion_tokens=answer.generated.completion_tokens,
+            bot_profile_id=bot.id,
+            latency_ms=answer.generated.latency_ms,
+        )
     row["answer_excerpt"] = answer.content[:ANSWER_EXCERPT_CHARS]
     row["no_answer"] = bool(answer.no_answer)
     row["answer_hit"] = answer_hit(answer.content, question.answers) if question.answers else None
