@@ -9,6 +9,27 @@ from django.http import JsonResponse
 _READ_BLOCK = 64 * 1024
 
 
+class LivenessProbeMiddleware:
+    """Answer `GET /health` before anything checks the Host header (it runs right after SecurityMiddleware, which
+    adds its headers and reads the host only to redirect to HTTPS, which MiniRAG leaves to the proxy).
+
+    Container and load-balancer probes call the server by its address (`127.0.0.1:8000`, a pod IP), which is
+    not in ALLOWED_HOSTS once that names the real host, so Django's host check would answer them 400. The
+    answer is a constant that builds nothing from the Host header, so skipping the check here is safe; every
+    other path, /v1/system/health included, keeps it. minirag.views.LivenessView documents the same answer.
+    """
+
+    PATH = "/health"
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        if request.path_info == self.PATH and request.method in ("GET", "HEAD"):
+            return JsonResponse({"status": "ok"})
+        return self.get_response(request)
+
+
 class RequestBodyLimitMiddleware:
     """Refuse oversized bodies before anything parses them (413), and read chunked bodies.
 

@@ -87,6 +87,7 @@ DATABASE_ROUTERS = ["django_tenants.routers.TenantSyncRouter"]
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "minirag.middleware.LivenessProbeMiddleware",  # before any host check: probes call the server by address
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "minirag.middleware.RequestBodyLimitMiddleware",
     "corsheaders.middleware.CorsMiddleware",

@@ -63,9 +63,16 @@ class LoginResult:
 
 
 def tenant_bootstrap(
-    *, name: str, slug: str, owner_email: str, owner_password: str, owner_display_name: str = ""
+    *,
+    name: str,
+    slug: str,
+    owner_email: str,
+    owner_password: str,
+    owner_display_name: str = "",
+    api_token: str | None = None,
 ) -> BootstrapResult:
-    """Create a tenant, its schema with every tenant table, an owner and a "default" API token.
+    """Create a tenant, its schema with every tenant table, an owner and a "default" API token (generated, or
+    `api_token` when the operator chose it: see `api_token_create`).
 
     All of it happens in one transaction: a failure leaves no tenant, schema, user or token behind.
     Raises Conflict (409) when the slug is taken, InvalidInput (422) for a bad slug or weak password.
@@ -91,6 +98,8 @@ def tenant_bootstrap(
             ]
         )
     check_password_policy(owner_password, field="owner_password")
+    if api_token is not None:
+        check_chosen_token(api_token)
     if Tenant.objects.filter(slug=slug).exists():
         raise Conflict(f"Slug '{slug}' is already taken")
     try:
@@ -106,7 +115,7 @@ def tenant_bootstrap(
             )
             owner.set_password(owner_password)
             owner.save()
-            issued = api_token_create(user=owner, name="default")
+            issued = api_token_create(user=owner, name="default", raw_token=api_token)
     except IntegrityError:
         # Lost a race with a concurrent bootstrap of the same slug.
         raise Conflict(f"Slug '{slug}' is already taken") from None
@@ -287,11 +296,41 @@ def _generate_raw_token() -> str:
     return settings.API_TOKEN_PREFIX + secrets.token_urlsafe(32)
 
 
-def api_token_create(*, user: User, name: str) -> IssuedToken:
-    """Create a token for `user` (it carries the user's role). The raw value exists only in the result."""
+# A token an operator chooses must be as hard to guess as a generated one is: the prefix and at least 32
+# URL-safe characters (e.g. 48 hex digits from `openssl rand -hex 24`).
+CHOSEN_TOKEN_MIN_RANDOM_CHARS = 32
+
+
+def check_chosen_token(raw_token: str) -> None:
+    """Raise InvalidInput unless `raw_token` looks like a token: the prefix, then 32+ URL-safe characters."""
+    prefix = settings.API_TOKEN_PREFIX
+    body = raw_token.removeprefix(prefix)
+    if (
+        not raw_token.startswith(prefix)
+        or len(body) < CHOSEN_TOKEN_MIN_RANDOM_CHARS
+        or not all(char.isascii() and (char.isalnum() or char in "-_") for char in body)
+    ):
+        raise InvalidInput(
+            f"An API token must be '{prefix}' followed by at least {CHOSEN_TOKEN_MIN_RANDOM_CHARS} letters, "
+            f"digits, '-' or '_', e.g. {prefix}$(openssl rand -hex 24)"
+        )
+
+
+def api_token_create(*, user: User, name: str, raw_token: str | None = None) -> IssuedToken:
+    """Create a token for `user` (it carries the user's role). The raw value exists only in the result.
+
+    `raw_token` registers a value the operator chose instead of a generated one (an installation's first token,
+    from its environment): InvalidInput unless it passes `check_chosen_token`, Conflict when it exists already.
+    """
     if user.tenant_id is None:
         raise InvalidInput("Platform operators cannot hold tenant API tokens")
-    raw = _generate_raw_token()
+    if raw_token is None:
+        raw = _generate_raw_token()
+    else:
+        check_chosen_token(raw_token)
+        if ApiToken.objects.filter(token_hash=hash_token(raw_token)).exists():
+            raise Conflict("This API token is registered already")
+        raw = raw_token
     token = ApiToken.objects.create(
         tenant_id=user.tenant_id,
         user=user,
