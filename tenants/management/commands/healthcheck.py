@@ -29,7 +29,7 @@ def beat_heartbeat_max_age() -> float:
     return 2 * (settings.CELERY_BEAT_MAX_LOOP_INTERVAL + BEAT_HEARTBEAT_SECONDS)
 
 
-def worker_problem(node: str, *, timeout: float = ANSWER_TIMEOUT_SECONDS) -> str | None:
+def worker_problem(node: str, *, timeout: float) -> str | None:
     from minirag.celery import app
 
     try:
@@ -72,7 +72,7 @@ class Command(BaseCommand):
     def handle(self, *args, **options):
         host = options["host"]
         if options["role"] == "worker":
-            problem = worker_problem(f"celery@{host}")
+            problem = worker_problem(f"celery@{host}", timeout=ANSWER_TIMEOUT_SECONDS)
         else:
             problem = beat_problem(host)
         if problem:
