@@ -125,7 +125,12 @@ def unpack_zip(data: bytes | io.IOBase, *, label: str) -> io.BytesIO:
 
 # The settings an extractor reads, handed to the child explicitly: the child does not load the project's
 # settings module (nor read the environment); the values of the calling process (tests override them) win.
-CHILD_SETTINGS = ("MAX_EXTRACTED_CHARS", "MAX_ARCHIVE_UNCOMPRESSED_BYTES", "MAX_ARCHIVE_RATIO")
+CHILD_SETTINGS = (
+    "MAX_EXTRACTED_CHARS",
+    "MAX_ARCHIVE_UNCOMPRESSED_BYTES",
+    "MAX_ARCHIVE_RATIO",
+    "EXTRACTION_TIMEOUT_SECONDS",  # PDF table detection takes at most a share of it (extract._PdfTables)
+)
 CHILD_COMMAND = "from sources.pipeline.bounded import child_main; child_main()"
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 

@@ -1,14 +1,26 @@
 """Structure-aware, token-sized chunking with exact character offsets.
 
 Contract (property-tested in sources/tests/test_chunking.py):
-- no chunk has more than `chunk_size` tokens (cl100k_base);
-- chunk `i` is exactly `text[start:end]`; consecutive chunks touch or overlap, so every character of the
-  input is covered; chunk texts keep punctuation and paragraph breaks verbatim;
-- consecutive chunks overlap by at most `overlap` tokens, starting at a word boundary;
+- no chunk has more than `chunk_size` tokens (cl100k_base), its repeated table header included;
+- chunk `i`'s text is exactly `table_header + text[start:end]`; consecutive chunks touch or overlap, so every
+  character of the input is covered; chunk texts keep punctuation and paragraph breaks verbatim;
+- consecutive chunks overlap by at most `overlap` tokens;
+- no chunk starts mid-sentence: every chunk after the first starts at a sentence, line or paragraph start
+  (the overlap starts at the furthest-back such start that fits the overlap budget, or there is no overlap);
+  only a single sentence longer than `chunk_size` is cut inside, at a clause, then a word boundary;
 - cuts fall on the strongest structure available: before a Markdown heading, then paragraph breaks, line
-  breaks, sentence ends, and whitespace — never mid-word, unless one "word" alone exceeds `chunk_size`.
+  breaks, sentence ends — in the second half of a chunk if there is one there, else at the last sentence
+  end before it — and never mid-word, unless one "word" alone exceeds `chunk_size`;
+- Markdown tables (a `| … |` header row, a `|---|` separator row, then `| … |` rows) are cut between rows
+  only (inside a row only when that row alone exceeds `chunk_size`), never between the header and its
+  separator; a chunk that starts inside a table's rows repeats the header and separator rows first
+  (`table_header`), unless they take more than half the chunk or leave no room for the first row;
+- `section` is "title › heading › subheading": the Markdown headings in force where the chunk's own text
+  starts (a heading the chunk starts with included), after the document title; a `# ` heading opening the
+  text is the title. Headings inside fenced code blocks are ignored.
 
-It works lazily (a generator over a generator of pieces), so a 50 MB text never exists as a token list.
+It works lazily (a generator over a generator of pieces), so a 50 MB text never exists as a token list;
+tables and headings are found in one linear scan each.
 """
 
 import bisect
@@ -19,19 +31,37 @@ from dataclasses import dataclass
 
 from minirag.tokenizer import count_tokens
 
+# Bump when the chunks a text gives change: it is part of every source's index signature, forcing a re-index.
+CHUNKING_VERSION = "2"
 # Level 0 splits *before* the match; the others split right *after* it (the separator stays with the
 # text before it, so nothing is lost).
 _HEADING = re.compile(r"^#{1,6}[ \t]", re.MULTILINE)
+_SENTENCE_END = r"[.!?…。！？][\"'”’)\]]*\s+"
 _SPLITTERS = (
     re.compile(r"\n[ \t]*\n\s*"),  # paragraph break
     re.compile(r"\n\s*"),  # line break
-    re.compile(r"[.!?…。！？][\"'”’)\]]*\s+"),  # sentence end
+    re.compile(_SENTENCE_END),  # sentence end
     re.compile(r"[;:,][\"'”’)\]]*\s+"),  # clause
     re.compile(r"\s+"),  # word boundary
 )
 _LEVEL_COUNT = 1 + len(_SPLITTERS)
+_LINE = 2  # the line-break level: table rows are lines
+_SENTENCE = 3  # a boundary at this level or a stronger one starts a new sentence
 _HARD = _LEVEL_COUNT  # a cut inside a word (only when one word exceeds the chunk size)
-_WORD_START = re.compile(r"(?<=\s)\S")
+# Where a sentence, line or paragraph starts (the end of a match); headings start lines too.
+_SENTENCE_START = re.compile(rf"\n\s*|{_SENTENCE_END}")
+# A Markdown table: header row, separator row (group "head" ends after it), then its rows.
+_TABLE = re.compile(
+    r"(?P<head>^[ \t]*\|[^\n]*\n[ \t]*\|[ \t]*:?-+:?[ \t]*(?:\|[ \t]*:?-+:?[ \t]*)*\|?[ \t]*(?:\n|\Z))"
+    r"(?:[ \t]*\|[^\n]*(?:\n|\Z))*",
+    re.MULTILINE,
+)
+# An ATX heading line, or a code fence (headings inside fenced code are not headings).
+_HEADING_OR_FENCE = re.compile(r"^(?:(#{1,6})[ \t]+([^\n]*)|[ \t]{0,3}(`{3,}|~{3,})[^\n]*)$", re.MULTILINE)
+_CLOSING_HASHES = re.compile(r"[ \t]+#+[ \t]*$")
+SECTION_SEPARATOR = " › "
+SECTION_MAX_CHARS = 500
+_HEADING_MAX_CHARS = 200
 # A span longer than this many characters per allowed token is split without counting it first.
 _MAX_CHARS_PER_TOKEN_GUESS = 8
 
@@ -41,9 +71,11 @@ class TextChunk:
     order: int
     start: int
     end: int
-    text: str
+    text: str  # table_header + the source text[start:end]
     token_count: int
     page: int | None
+    section: str = ""
+    table_header: str = ""  # the header and separator rows of the table this chunk continues, repeated
 
 
 @dataclass(frozen=True)
@@ -54,11 +86,126 @@ class _Piece:
     end_level: int  # strength of the boundary after this piece (lower = stronger)
 
 
-def _cut_points(text: str, start: int, end: int, level: int) -> list[int]:
+class _Tables:
+    """The Markdown tables of a text, found once: where each starts, where its header block (header and
+    separator rows) ends, and where its last row ends."""
+
+    def __init__(self, text: str, chunk_size: int):
+        self.text = text
+        self.starts: list[int] = []
+        self.header_ends: list[int] = []
+        self.ends: list[int] = []
+        self._header_tokens: dict[int, int] = {}
+        self.max_header_tokens = chunk_size // 2
+        if "|" not in text:
+            return
+        for match in _TABLE.finditer(text):
+            end = match.end()
+            if end > match.start() and text[end - 1] == "\n":
+                end -= 1
+            self.starts.append(match.start())
+            self.header_ends.append(match.end("head"))
+            self.ends.append(end)
+
+    def __bool__(self) -> bool:
+        return bool(self.starts)
+
+    def _index(self, position: int) -> int | None:
+        """The table that `position` lies strictly inside (after its first character, up to its end)."""
+        index = bisect.bisect_left(self.starts, position) - 1
+        if index >= 0 and position <= self.ends[index]:
+            return index
+        return None
+
+    def in_header_block(self, position: int) -> bool:
+        index = self._index(position)
+        return index is not None and position < self.header_ends[index]
+
+    def at_row_start(self, position: int) -> bool:
+        """False for a position inside a table row or inside a header block; True anywhere else."""
+        index = self._index(position)
+        if index is None:
+            return True
+        if position < self.header_ends[index]:
+            return False
+        line_start = self.text.rfind("\n", 0, position) + 1
+        return not self.text[line_start:position].strip()
+
+    def header_at(self, position: int) -> tuple[str, int]:
+        """(header and separator rows, their tokens) when `position` is in a table's rows, else ("", 0)."""
+        index = self._index(position)
+        if index is None or position < self.header_ends[index]:
+            return "", 0
+        header = self.text[self.starts[index] : self.header_ends[index]]
+        if not header.endswith("\n"):
+            header += "\n"
+        tokens = self._header_tokens.get(index)
+        if tokens is None:
+            tokens = self._header_tokens[index] = count_tokens(header)
+        if tokens > self.max_header_tokens:
+            return "", 0
+        return header, tokens
+
+
+class _Sections:
+    """The heading path in force at increasing offsets, from one lazy pass over the text's headings."""
+
+    def __init__(self, text: str, title: str):
+        self._matches = _HEADING_OR_FENCE.finditer(text)
+        self._pending: re.Match | None = next(self._matches, None)
+        self._stack: list[tuple[int, str]] = []
+        self._in_fence: str | None = None
+        opening = _HEADING_OR_FENCE.match(text)
+        if opening is not None and opening.group(1) == "#":
+            title = _heading_text(opening.group(2)) or title
+            self._pending = next(self._matches, None)  # the title is not repeated in the path
+        self.title = " ".join(title.split())[:_HEADING_MAX_CHARS]
+
+    def at(self, position: int) -> str:
+        """The section at `position`. Reads forward only: a position before an earlier one gets the section
+        of that earlier one (chunks start in order; an overlap may reach back into a heading line)."""
+        while self._pending is not None and self._pending.start() <= position:
+            match = self._pending
+            self._pending = next(self._matches, None)
+            if match.group(3):  # a fence opens, or closes the one that is open
+                fence = match.group(3)
+                if self._in_fence is None:
+                    self._in_fence = fence
+                elif fence[0] == self._in_fence[0] and len(fence) >= len(self._in_fence):
+                    self._in_fence = None
+                continue
+            if self._in_fence is not None:
+                continue
+            level, heading = len(match.group(1)), _heading_text(match.group(2))
+            if not heading:
+                continue
+            while self._stack and self._stack[-1][0] >= level:
+                self._stack.pop()
+            self._stack.append((level, heading))
+        parts = [self.title] if self.title else []
+        parts.extend(heading for _, heading in self._stack)
+        section = SECTION_SEPARATOR.join(parts)
+        if len(section) > SECTION_MAX_CHARS:
+            section = section[: SECTION_MAX_CHARS - 1] + "…"
+        return section
+
+
+def _heading_text(raw: str) -> str:
+    return " ".join(_CLOSING_HASHES.sub("", raw).split())[:_HEADING_MAX_CHARS]
+
+
+def _cut_points(text: str, start: int, end: int, level: int, tables: _Tables, *, oversized: bool = False) -> list[int]:
+    """Where the span may be cut at `level`. Never between a table's header row and its separator row — unless
+    the span is `oversized` (larger than a chunk) and there is nowhere else to cut at this level."""
     if level == 0:
         return [m.start() for m in _HEADING.finditer(text, start, end) if start < m.start() < end]
     pattern = _SPLITTERS[level - 1]
-    return [m.end() for m in pattern.finditer(text, start, end) if start < m.end() < end]
+    cuts = [m.end() for m in pattern.finditer(text, start, end) if start < m.end() < end]
+    if tables and level <= _LINE and cuts:
+        kept = [cut for cut in cuts if not tables.in_header_block(cut)]
+        if kept or not oversized:
+            return kept
+    return cuts
 
 
 def _hard_split(text: str, start: int, end: int, size: int) -> Iterator[tuple[int, int, int]]:
@@ -77,19 +224,23 @@ def _hard_split(text: str, start: int, end: int, size: int) -> Iterator[tuple[in
         position = best
 
 
-def _pieces(text: str, start: int, end: int, size: int, level: int, end_level: int) -> Iterator[_Piece]:
+def _pieces(
+    text: str, start: int, end: int, size: int, level: int, end_level: int, tables: _Tables
+) -> Iterator[_Piece]:
     if end - start <= size * _MAX_CHARS_PER_TOKEN_GUESS:
         tokens = count_tokens(text[start:end])
         if tokens <= size:
             yield _Piece(start, end, tokens, end_level)
             return
     while level < _LEVEL_COUNT:
-        cuts = _cut_points(text, start, end, level)
+        cuts = _cut_points(text, start, end, level, tables, oversized=True)
         if cuts:
             bounds = [start, *cuts, end]
+            # A table's header block, kept whole at the line level, may still need that level's cut inside.
+            child_level = level if tables and level == _LINE else level + 1
             for index in range(len(bounds) - 1):
                 child_end_level = level if index < len(bounds) - 2 else end_level
-                yield from _pieces(text, bounds[index], bounds[index + 1], size, level + 1, child_end_level)
+                yield from _pieces(text, bounds[index], bounds[index + 1], size, child_level, child_end_level, tables)
             return
         level += 1
     spans = list(_hard_split(text, start, end, size))
@@ -97,10 +248,13 @@ def _pieces(text: str, start: int, end: int, size: int, level: int, end_level: i
         yield _Piece(piece_start, piece_end, tokens, _HARD if index < len(spans) - 1 else end_level)
 
 
-def _subdivide(text: str, piece: _Piece) -> list[_Piece]:
-    """Split a piece at the strongest boundary level below its own (used to fill a half-empty chunk)."""
-    for level in range(1, _LEVEL_COUNT):
-        cuts = _cut_points(text, piece.start, piece.end, level)
+def _subdivide(text: str, piece: _Piece, tables: _Tables) -> list[_Piece]:
+    """Split a piece at its strongest inner boundary — a paragraph, line or sentence boundary, never inside a
+    sentence or a table row — to fill a half-empty chunk."""
+    for level in range(1, _SENTENCE + 1):
+        cuts = _cut_points(text, piece.start, piece.end, level, tables)
+        if tables and level == _SENTENCE:
+            cuts = [cut for cut in cuts if tables.at_row_start(cut)]
         if cuts:
             bounds = [piece.start, *cuts, piece.end]
             return [
@@ -115,12 +269,17 @@ def _subdivide(text: str, piece: _Piece) -> list[_Piece]:
     return [piece]
 
 
-def _overlap_start(text: str, chunk_start: int, chunk_end: int, overlap: int) -> tuple[int, int]:
-    """The furthest-back word start in the chunk whose tail to `chunk_end` has at most `overlap` tokens."""
+def _overlap_start(text: str, chunk_start: int, chunk_end: int, overlap: int, tables: _Tables) -> tuple[int, int]:
+    """The furthest-back sentence, line or paragraph start in the chunk (not inside a table row) whose tail to
+    `chunk_end` has at most `overlap` tokens; (chunk_end, 0) — no overlap — when none fits."""
     if overlap <= 0:
         return chunk_end, 0
     window_start = max(chunk_start + 1, chunk_end - overlap * _MAX_CHARS_PER_TOKEN_GUESS)
-    candidates = [m.start() for m in _WORD_START.finditer(text, window_start, chunk_end)]
+    candidates = [
+        m.end()
+        for m in _SENTENCE_START.finditer(text, window_start, chunk_end)
+        if m.end() < chunk_end and (not tables or tables.at_row_start(m.end()))
+    ]
     best, best_tokens = chunk_end, 0
     low, high = 0, len(candidates) - 1
     while low <= high:  # token counts shrink as the start moves right
@@ -146,25 +305,77 @@ class _PageIndex:
         return self.numbers[max(index, 0)]
 
 
+def _ends_with_heading(text: str, piece: _Piece) -> bool:
+    end = piece.end
+    while end > piece.start and text[end - 1].isspace():
+        end -= 1
+    line_start = max(piece.start, text.rfind("\n", 0, end) + 1)
+    return _HEADING.match(text, line_start) is not None and (line_start == 0 or text[line_start - 1] == "\n")
+
+
+def _after_leading_headings(text: str, position: int, end: int) -> int:
+    """Where the text under the headings a chunk opens with starts (`position` when it opens with none)."""
+    while position < end and (position == 0 or text[position - 1] == "\n") and _HEADING.match(text, position):
+        line_end = text.find("\n", position, end)
+        if line_end == -1:
+            return position
+        position = line_end
+        while position < end and text[position].isspace():
+            position += 1
+    return position
+
+
+def _choose_cut(text: str, pieces: list[_Piece], lead_tokens: int, chunk_size: int) -> tuple[int, bool]:
+    """(index of the last piece to keep, whether that cut ends a sentence or a stronger unit).
+
+    The strongest boundary in the second half of the chunk, else the last one; a sentence end in the first
+    half rather than a clause or word boundary in the second; never right after a heading (the heading goes
+    with the text under it), unless the chunk holds nothing else."""
+    eligible = [index for index, piece in enumerate(pieces) if not _ends_with_heading(text, piece)]
+    if not eligible:
+        return len(pieces) - 1, pieces[-1].end_level <= _SENTENCE
+    cut = eligible[-1]
+    best_level = pieces[cut].end_level
+    running = lead_tokens
+    position = 0
+    for index, piece in enumerate(pieces):
+        running += piece.tokens
+        if position < len(eligible) and eligible[position] == index:
+            position += 1
+            if running >= chunk_size // 2 and piece.end_level < best_level:
+                cut, best_level = index, piece.end_level
+    if best_level <= _SENTENCE:
+        return cut, True
+    sentence_ends = [index for index in eligible if pieces[index].end_level <= _SENTENCE]
+    if sentence_ends:  # a sentence end in the first half beats a clause in the second
+        return sentence_ends[-1], True
+    return cut, False
+
+
 def chunk_text(
     text: str,
     *,
     chunk_size: int,
     overlap: int,
     page_starts: Sequence[tuple[int, int]] | None = None,
+    title: str = "",
 ) -> Iterator[TextChunk]:
-    """Yield chunks of `text` in order. `page_starts` is [(char_offset, page_number)] for paginated sources."""
+    """Yield chunks of `text` in order. `page_starts` is [(char_offset, page_number)] for paginated sources;
+    `title` (the source's name) opens every chunk's section unless the text opens with a `# ` heading."""
     if chunk_size < 1:
         raise ValueError("chunk_size must be >= 1")
     overlap = max(0, min(overlap, chunk_size // 2))
     if not text:
         return
     pages = _PageIndex(page_starts)
+    tables = _Tables(text, chunk_size)
+    sections = _Sections(text, title)
     pending: deque[_Piece] = deque()
-    stream = _pieces(text, 0, len(text), chunk_size, 0, 0)
+    stream = _pieces(text, 0, len(text), chunk_size, 0, 0, tables)
     order = 0
     chunk_start = 0  # may lie before the first piece's start: the overlap carried from the previous chunk
     overlap_tokens = 0
+    header, header_tokens = "", 0  # the table header this chunk repeats
     current: list[_Piece] = []
     current_tokens = 0
 
@@ -173,54 +384,90 @@ def chunk_text(
             return pending.popleft()
         return next(stream, None)
 
-    def emit() -> TextChunk:
-        nonlocal order, chunk_start, overlap_tokens, current, current_tokens
-        # Prefer the strongest boundary in the second half of the chunk; carry the rest over.
-        cut = len(current) - 1
-        running, best_level = 0, current[-1].end_level
-        for index, piece in enumerate(current):
-            running += piece.tokens
-            if running + overlap_tokens >= chunk_size // 2 and piece.end_level < best_level:
-                cut, best_level = index, piece.end_level
+    def start_at(position: int, carried_tokens: int) -> None:
+        nonlocal chunk_start, overlap_tokens, header, header_tokens
+        chunk_start, overlap_tokens = position, carried_tokens
+        header, header_tokens = tables.header_at(position) if tables else ("", 0)
+
+    def drop_lead() -> bool:
+        """Give up the overlap, else the repeated header, to make room; False when there is neither."""
+        nonlocal header, header_tokens
+        if current and chunk_start < current[0].start:
+            start_at(current[0].start, 0)
+            return True
+        if header:
+            header, header_tokens = "", 0
+            return True
+        return False
+
+    def emit() -> TextChunk | None:
+        """The chunk of the pieces so far (the rest goes back to `pending`); None when the overlap or the
+        repeated header had to go so that the chunk ends at a sentence end — it is then refilled."""
+        nonlocal order, current, current_tokens
+        cut, ends_sentence = _choose_cut(text, current, overlap_tokens + header_tokens, chunk_size)
+        if not ends_sentence and drop_lead():
+            pending.extendleft(reversed(current))
+            current, current_tokens = [], 0
+            return None
         for piece in reversed(current[cut + 1 :]):
             pending.appendleft(piece)
         current = current[: cut + 1]
         end = current[-1].end
-        actual = count_tokens(text[chunk_start:end])
+        actual = count_tokens(header + text[chunk_start:end])
         while actual > chunk_size:  # token counts are not exactly additive: shed pieces until it fits
             if len(current) > 1:
                 pending.appendleft(current.pop())
-            elif chunk_start < current[0].start:
-                chunk_start = current[0].start  # drop the overlap
-            else:  # cannot happen: every piece fits on its own
+                while len(current) > 1 and _ends_with_heading(text, current[-1]):
+                    pending.appendleft(current.pop())  # a heading goes with the text under it
+            elif not drop_lead():  # cannot happen: every piece fits on its own
                 break
             end = current[-1].end
-            actual = count_tokens(text[chunk_start:end])
-        page = pages.page_at(chunk_start + (len(text[chunk_start:end]) - len(text[chunk_start:end].lstrip())))
-        chunk = TextChunk(order, chunk_start, end, text[chunk_start:end], actual, page)
+            actual = count_tokens(header + text[chunk_start:end])
+        body = text[chunk_start:end]
+        first_visible = chunk_start + (len(body) - len(body.lstrip()))
+        text_start = _after_leading_headings(text, first_visible, end)
+        chunk = TextChunk(
+            order=order,
+            start=chunk_start,
+            end=end,
+            text=header + body,
+            token_count=actual,
+            page=pages.page_at(first_visible),
+            section=sections.at(text_start),
+            table_header=header,
+        )
         order += 1
-        chunk_start, overlap_tokens = _overlap_start(text, chunk_start, end, overlap)
+        start_at(*_overlap_start(text, chunk_start, end, overlap, tables))
         current, current_tokens = [], 0
         return chunk
 
     while True:
         piece = next_piece()
         if piece is None:
-            break
-        if current and overlap_tokens + current_tokens + piece.tokens > chunk_size:
-            if overlap_tokens + current_tokens < chunk_size // 2:
-                parts = _subdivide(text, piece)
+            if not current:
+                break
+            chunk = emit()  # the last chunk; pieces it gives back come round again
+            if chunk is not None:
+                yield chunk
+            continue
+        lead = overlap_tokens + header_tokens
+        if current and lead + current_tokens + piece.tokens > chunk_size:
+            if lead + current_tokens < chunk_size // 2:
+                parts = _subdivide(text, piece, tables)
                 if len(parts) > 1:  # fill the chunk with the first part(s) of a big piece instead
                     pending.extendleft(reversed(parts))
                     continue
             pending.appendleft(piece)
-            yield emit()
+            chunk = emit()
+            if chunk is not None:
+                yield chunk
             continue
-        if not current and overlap_tokens + piece.tokens > chunk_size:
-            chunk_start, overlap_tokens = piece.start, 0  # no room for the overlap before this piece
-        if not current and chunk_start > piece.start:
-            chunk_start = piece.start
+        if not current:
+            if chunk_start > piece.start:
+                start_at(piece.start, 0)
+            if overlap_tokens and overlap_tokens + header_tokens + piece.tokens > chunk_size:
+                start_at(piece.start, 0)  # no room for the overlap before this piece
+            if header and header_tokens + piece.tokens > chunk_size:
+                header, header_tokens = "", 0  # nor for the repeated header
         current.append(piece)
         current_tokens += piece.tokens
-    if current:
-        yield emit()
