@@ -12,6 +12,7 @@ from sources.models import Source
 class SourceAdmin(TenantScopedAdmin):
     list_display = [
         "name",
+        "external_id",
         "bot_profile",
         "source_type",
         "status",
@@ -23,7 +24,7 @@ class SourceAdmin(TenantScopedAdmin):
         "updated_at",
     ]
     list_filter = ["status", "source_type", "is_active"]
-    search_fields = ["name", "error_message"]
+    search_fields = ["name", "external_id", "error_message"]
     list_select_related = ["bot_profile"]
     exclude = ["ingest_token"]
     actions = ["reingest", "deactivate"]

@@ -42,6 +42,9 @@ def upload_path(instance: "Source", filename: str) -> str:
     return f"sources/{connection.schema_name}/{instance.id}/{filename}"
 
 
+EXTERNAL_ID_CONSTRAINT = "source_bot_external_id_unique"
+
+
 class Source(models.Model):
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     bot_profile = models.ForeignKey("bots.BotProfile", on_delete=models.CASCADE, related_name="sources")
@@ -59,8 +62,14 @@ class Source(models.Model):
     chunk_count = models.PositiveIntegerField(default=0)
     error_message = models.CharField(max_length=2000, null=True, blank=True)  # noqa: DJ001 - nullable in the API
     is_active = models.BooleanField(default=True)
+    # The client's stable key for this source (a file's relative path, a URL, an id in another system): a create
+    # or upload carrying a key an active source of the bot already has updates that source instead. Unique per
+    # bot among active sources only, so a retired source frees its key.
+    external_id = models.CharField(max_length=512, blank=True, default="")
     refresh_schedule = models.CharField(max_length=20, choices=RefreshSchedule.choices, null=True, blank=True)  # noqa: DJ001 - nullable in the API
     last_refreshed_at = models.DateTimeField(null=True, blank=True)
+    # SHA-256 of an upload's stored file: a re-upload of the same bytes under the same external_id changes nothing.
+    file_sha256 = models.CharField(max_length=64, blank=True, default="")
     # SHA-256 of the last indexed extracted text; an unchanged re-extraction skips chunking and embedding.
     content_hash = models.CharField(max_length=64, blank=True, default="")
     # Embedding space + chunking parameters of the indexed version (a change forces a full re-index).
@@ -89,6 +98,14 @@ class Source(models.Model):
                 fields=["processing_started_at"],
                 name="source_processing_idx",
                 condition=Q(status="processing"),
+            ),
+        ]
+        constraints = [
+            # Also the index that upserts and `manage.py ingest` look keys up by.
+            models.UniqueConstraint(
+                fields=["bot_profile", "external_id"],
+                condition=Q(is_active=True) & ~Q(external_id=""),
+                name=EXTERNAL_ID_CONSTRAINT,
             ),
         ]
 

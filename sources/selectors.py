@@ -1,11 +1,15 @@
 """Reads for sources. List endpoints annotate child aggregates in the same query (no N+1)."""
 
+import hashlib
+from collections.abc import Iterable
+
 from django.core.exceptions import ValidationError
+from django.core.files import File
 from django.db.models import Count, Q, QuerySet, Sum
 from django.db.models.functions import Coalesce
 
 from minirag.errors import NotFound
-from sources.models import Source, SourceStatus
+from sources.models import Source, SourceStatus, SourceType
 
 
 def with_child_aggregates(queryset: QuerySet[Source]) -> QuerySet[Source]:
@@ -77,3 +81,50 @@ def aggregated_view(source: Source) -> dict:
         "stage": "done" if status == SourceStatus.READY else None,
         "progress": round(100 * finished / children),
     }
+
+
+# --- external ids -----------------------------------------------------------------------------------------
+
+
+def sources_by_external_id(*, bot_profile_id, external_ids: Iterable[str]) -> dict[str, Source]:
+    """The bot's active sources carrying these keys, by key (one query; `content` is not loaded)."""
+    keys = sorted({key for key in external_ids if key})
+    if not keys:
+        return {}
+    queryset = Source.objects.filter(bot_profile_id=bot_profile_id, is_active=True, external_id__in=keys)
+    return {source.external_id: source for source in queryset.defer("content")}
+
+
+def sources_with_external_id_prefix(*, bot_profile_id, prefix: str) -> QuerySet[Source]:
+    """The bot's active sources whose key starts with `prefix` (`content` is not loaded), by key."""
+    return (
+        Source.objects.filter(bot_profile_id=bot_profile_id, is_active=True, external_id__startswith=prefix)
+        .exclude(external_id="")
+        .defer("content")
+        .order_by("external_id")
+    )
+
+
+def file_sha256(file: File) -> str:
+    """SHA-256 of a file's bytes, read in chunks; the file is left at its start."""
+    digest = hashlib.sha256()
+    for block in file.chunks():
+        digest.update(block)
+    file.seek(0)
+    return digest.hexdigest()
+
+
+def source_file_sha256(*, source: Source) -> str:
+    """The SHA-256 of an upload source's stored file: the one recorded at upload, else read from storage
+    (uploads made before the digest was recorded). "" when there is no readable file."""
+    if source.source_type != SourceType.UPLOAD:
+        return ""
+    if source.file_sha256:
+        return source.file_sha256
+    if not source.file:
+        return ""
+    try:
+        with source.file.open("rb") as handle:
+            return file_sha256(handle)
+    except (FileNotFoundError, OSError):
+        return ""

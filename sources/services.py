@@ -5,6 +5,7 @@ Celery task (on the `ingest` queue) once the surrounding transaction commits.
 """
 
 import logging
+import unicodedata
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -14,7 +15,7 @@ from typing import Any
 
 from django.conf import settings
 from django.core.files import File
-from django.db import connection, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import Q
 from django.utils import timezone
 from django.utils.text import get_valid_filename
@@ -24,14 +25,16 @@ from minirag.errors import Conflict, InvalidInput, NotFound
 from minirag.netguard import UnsafeURLError, resolve_and_check, validate_url_syntax
 from minirag.tenancy import tenant_context
 from sources.index import KnowledgeIndexError, get_index
-from sources.models import Document, IngestStage, Source, SourceStatus, SourceType
+from sources.models import EXTERNAL_ID_CONSTRAINT, Document, IngestStage, Source, SourceStatus, SourceType
 from sources.pipeline.extract import UPLOAD_KINDS
 from sources.pipeline.ingest import Outcome, run_ingestion
+from sources.selectors import file_sha256, source_file_sha256
 from usage.services import quota_check
 
 logger = logging.getLogger("minirag.sources")
 
-UPDATABLE_FIELDS = ("name", "description", "config", "content", "is_active", "refresh_schedule")
+UPDATABLE_FIELDS = ("name", "description", "config", "content", "is_active", "refresh_schedule", "external_id")
+EXTERNAL_ID_MAX_LENGTH = 512
 
 
 def _field_error(loc: Sequence[str | int], message: str, kind: str = "value_error") -> InvalidInput:
@@ -93,10 +96,33 @@ def _validate_payload(
     return config, content
 
 
+def clean_external_id(value: Any) -> str:
+    """A client's key for a source: "" (or null) for none; at most 512 characters, no control characters.
+    Kept exactly as given (no trimming): it is compared byte for byte."""
+    if value is None:
+        return ""
+    if not isinstance(value, str):
+        raise _field_error(("external_id",), "external_id must be a string", "type_error.str")
+    if len(value) > EXTERNAL_ID_MAX_LENGTH:
+        message = f"external_id must be at most {EXTERNAL_ID_MAX_LENGTH} characters"
+        raise _field_error(("external_id",), message, "value_error.any_str.max_length")
+    if any(unicodedata.category(character) == "Cc" for character in value):
+        raise _field_error(("external_id",), "external_id must not contain control characters")
+    return value
+
+
+def _is_external_id_clash(error: IntegrityError) -> bool:
+    diag = getattr(error.__cause__, "diag", None)
+    return getattr(diag, "constraint_name", None) == EXTERNAL_ID_CONSTRAINT
+
+
+def _external_id_taken(external_id: str) -> Conflict:
+    return Conflict(f"external_id {external_id!r} is already used by another active source of this bot")
+
+
 # --- create -----------------------------------------------------------------------------------------------
 
 
-@transaction.atomic
 def source_create(
     *,
     bot_profile_id,
@@ -107,8 +133,27 @@ def source_create(
     content: str | None = None,
     parent_id=None,
     refresh_schedule: str | None = None,
+    external_id: str | None = "",
 ) -> Source:
-    """Create a text or URL source in `pending`. Does not ingest (reference behaviour)."""
+    """Create a text or URL source in `pending`. Does not ingest (reference behaviour). A key an active source
+    of the bot already has is a Conflict (`source_upsert` updates that source instead)."""
+    external_id = clean_external_id(external_id)
+    try:
+        return _create(
+            bot_profile_id=bot_profile_id, name=name, source_type=source_type, description=description,
+            config=config, content=content, parent_id=parent_id, refresh_schedule=refresh_schedule,
+            external_id=external_id,
+        )  # fmt: skip
+    except IntegrityError as error:
+        if _is_external_id_clash(error):
+            raise _external_id_taken(external_id) from None
+        raise
+
+
+@transaction.atomic
+def _create(
+    *, bot_profile_id, name, source_type, description, config, content, parent_id, refresh_schedule, external_id
+) -> Source:
     bot = _bot_for_write(bot_profile_id)
     parent = _parent_for_write(parent_id, bot)
     config, content = _validate_payload(source_type, config or {}, content)
@@ -122,6 +167,7 @@ def source_create(
         config=config,
         content=content,
         refresh_schedule=refresh_schedule,
+        external_id=external_id,
     )
 
 
@@ -141,6 +187,46 @@ def check_upload(filename: str, size: int) -> str:
     return extension
 
 
+def _original_filename(file: File) -> str:
+    return Path(getattr(file, "name", "") or "upload").name
+
+
+def _upload_config(file: File, original: str, config_extra: dict | None) -> dict:
+    # file_size counts towards the upload_bytes quota
+    return {"original_filename": original, "file_size": file.size, **(config_extra or {})}
+
+
+def _store_file(source: Source, file: File, original: str) -> None:
+    """Save the file under the source's folder, then the row (the file is removed again if the row is not)."""
+    safe_name = get_valid_filename(original) or f"upload{Path(original).suffix.lower()}"
+    source.file.save(safe_name, file, save=False)
+    try:
+        with transaction.atomic():
+            source.save()
+    except Exception:
+        source.file.delete(save=False)
+        raise
+
+
+def _create_upload(
+    *, bot: BotProfile, parent: Source | None, file: File, name, description, external_id, config_extra
+) -> Source:
+    original = _original_filename(file)
+    quota_check(adding={"sources": 1, "chunks": 1, "upload_bytes": file.size})  # 403 over the plan's quotas
+    source = Source(
+        bot_profile=bot,
+        parent=parent,
+        name=(name or original or "Uploaded file")[:255],
+        description=description or "",
+        source_type=SourceType.UPLOAD,
+        config=_upload_config(file, original, config_extra),
+        file_sha256=file_sha256(file),
+        external_id=external_id,
+    )
+    _store_file(source, file, original)
+    return source
+
+
 def source_create_upload(
     *,
     bot_profile_id,
@@ -149,35 +235,191 @@ def source_create_upload(
     description: str = "",
     parent_id=None,
     trigger: str = "upload",
+    external_id: str | None = "",
+    config_extra: dict | None = None,
 ) -> Source:
     """Store an uploaded file (Django storage under MEDIA_ROOT) as an `upload` source and queue its ingestion.
 
     The request only validates and stores; extraction happens in the worker (so re-ingest and refresh can
-    re-extract). Raises InvalidInput for an unknown type or an oversized file, before anything is stored.
+    re-extract). Raises InvalidInput for an unknown type or an oversized file, before anything is stored;
+    Conflict for a key an active source of the bot already has (`source_upsert_upload` updates it instead).
+    The config records the file's name and size, plus `config_extra`.
     """
-    original = Path(getattr(file, "name", "") or "upload").name
-    check_upload(original, file.size)
-    with transaction.atomic():
-        bot = _bot_for_write(bot_profile_id)
-        parent = _parent_for_write(parent_id, bot)
-        quota_check(adding={"sources": 1, "chunks": 1, "upload_bytes": file.size})  # 403 over the plan's quotas
-        source = Source(
-            bot_profile=bot,
-            parent=parent,
-            name=(name or original or "Uploaded file")[:255],
-            description=description or "",
-            source_type=SourceType.UPLOAD,
-            config={"original_filename": original, "file_size": file.size},
-        )
-        safe_name = get_valid_filename(original) or f"upload{Path(original).suffix.lower()}"
-        source.file.save(safe_name, file, save=False)
-        try:
-            source.save()
-        except Exception:
-            source.file.delete(save=False)
-            raise
-        source_ingest(source=source, trigger=trigger)
+    check_upload(_original_filename(file), file.size)
+    external_id = clean_external_id(external_id)
+    try:
+        with transaction.atomic():
+            bot = _bot_for_write(bot_profile_id)
+            parent = _parent_for_write(parent_id, bot)
+            source = _create_upload(
+                bot=bot, parent=parent, file=file, name=name, description=description, external_id=external_id,
+                config_extra=config_extra,
+            )  # fmt: skip
+            source_ingest(source=source, trigger=trigger)
+    except IntegrityError as error:
+        if _is_external_id_clash(error):
+            raise _external_id_taken(external_id) from None
+        raise
     return source
+
+
+# --- upsert by external_id ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Upserted:
+    source: Source
+    # "created"; "updated" (new content: back to pending); "unchanged" (same content; name and description
+    # may still have been updated, nothing is re-ingested)
+    outcome: str
+
+    @property
+    def created(self) -> bool:
+        return self.outcome == "created"
+
+
+def _retrying_external_id_clash(attempt, external_id: str):
+    """Run `attempt` (one transaction: look the key up under lock, then update or insert). Two concurrent
+    upserts of a new key both find nothing and both insert; the constraint refuses the second insert, whose
+    retry then finds the first one's row and updates it."""
+    for last in (False, True):
+        try:
+            return attempt()
+        except IntegrityError as error:
+            if not _is_external_id_clash(error):
+                raise
+            if last:
+                raise _external_id_taken(external_id) from None
+    raise AssertionError("unreachable")
+
+
+def _locked_by_external_id(bot: BotProfile, external_id: str) -> Source | None:
+    return Source.objects.select_for_update().filter(bot_profile=bot, external_id=external_id, is_active=True).first()
+
+
+def _check_upsert_target(existing: Source, external_id: str, source_type: str, parent: Source | None) -> None:
+    if existing.source_type != source_type:
+        raise Conflict(
+            f"external_id {external_id!r} belongs to a {existing.source_type} source of this bot; "
+            f"it cannot be replaced by a {source_type} source"
+        )
+    if existing.parent_id != (parent.pk if parent else None):
+        raise Conflict(f"external_id {external_id!r} belongs to a source of this bot with a different parent")
+
+
+def source_upsert(
+    *,
+    bot_profile_id,
+    name: str,
+    source_type: str,
+    external_id: str | None = "",
+    description: str = "",
+    config: dict | None = None,
+    content: str | None = None,
+    parent_id=None,
+    refresh_schedule: str | None = None,
+) -> Upserted:
+    """`source_create`, or — when the bot has an active source with this `external_id` — an update of it.
+
+    The update sets name, description, config, content and refresh_schedule as a create would. New content or
+    config puts the source back to `pending` (its current knowledge stays searchable until it is re-ingested):
+    "updated"; the same content leaves its knowledge alone: "unchanged". Neither path ingests (like a create).
+    Conflict when the key belongs to a source of another type or parent. Concurrent upserts of one key make
+    one source.
+    """
+    external_id = clean_external_id(external_id)
+    fields = {
+        "bot_profile_id": bot_profile_id, "name": name, "source_type": source_type, "description": description,
+        "config": config, "content": content, "parent_id": parent_id, "refresh_schedule": refresh_schedule,
+    }  # fmt: skip
+    if not external_id:
+        return Upserted(source_create(**fields), "created")
+
+    def attempt() -> Upserted:
+        with transaction.atomic():
+            bot = _bot_for_write(bot_profile_id)
+            existing = _locked_by_external_id(bot, external_id)
+            if existing is None:
+                return Upserted(_create(**fields, external_id=external_id), "created")
+            _check_upsert_target(existing, external_id, source_type, _parent_for_write(parent_id, bot))
+            new_config, new_content = _validate_payload(source_type, config or {}, content)
+            changes: dict[str, Any] = {
+                "name": name, "description": description or "", "refresh_schedule": refresh_schedule
+            }  # fmt: skip
+            changed = new_config != (existing.config or {}) or new_content != existing.content
+            if changed:
+                changes |= {"config": new_config, "content": new_content}
+            source = source_update(source=existing, changes=changes)
+            return Upserted(source, "updated" if changed else "unchanged")
+
+    return _retrying_external_id_clash(attempt, external_id)
+
+
+def source_upsert_upload(
+    *,
+    bot_profile_id,
+    file: File,
+    external_id: str | None = "",
+    name: str | None = None,
+    description: str = "",
+    parent_id=None,
+    trigger: str = "upload",
+    config_extra: dict | None = None,
+) -> Upserted:
+    """`source_create_upload`, or — when the bot has an active upload source with this `external_id` — an update.
+
+    Same bytes (SHA-256) as the stored file: "unchanged" — name and description are updated, nothing is stored
+    or re-ingested. Different bytes replace the stored file (the old one is removed after commit), the source
+    goes back to `pending` and its ingestion is queued (a run in flight is superseded): "updated". Conflict when
+    the key belongs to a source of another type or parent. Concurrent upserts of one key make one source.
+    """
+    original = _original_filename(file)
+    check_upload(original, file.size)
+    external_id = clean_external_id(external_id)
+    if not external_id:
+        source = source_create_upload(
+            bot_profile_id=bot_profile_id, file=file, name=name, description=description, parent_id=parent_id,
+            trigger=trigger, config_extra=config_extra,
+        )  # fmt: skip
+        return Upserted(source, "created")
+    digest = file_sha256(file)
+
+    def attempt() -> Upserted:
+        with transaction.atomic():
+            bot = _bot_for_write(bot_profile_id)
+            parent = _parent_for_write(parent_id, bot)
+            existing = _locked_by_external_id(bot, external_id)
+            if existing is None:
+                source = _create_upload(
+                    bot=bot, parent=parent, file=file, name=name, description=description,
+                    external_id=external_id, config_extra=config_extra,
+                )  # fmt: skip
+                source_ingest(source=source, trigger=trigger)
+                return Upserted(source, "created")
+            _check_upsert_target(existing, external_id, SourceType.UPLOAD, parent)
+            labels = ((name or original or "Uploaded file")[:255], description or "")
+            if source_file_sha256(source=existing) == digest:
+                config = {**(existing.config or {}), **(config_extra or {})}
+                if (existing.name, existing.description, existing.config) != (*labels, config):
+                    existing.name, existing.description, existing.config = *labels, config
+                    existing.save(update_fields=["name", "description", "config", "updated_at"])
+                return Upserted(existing, "unchanged")
+            existing.name, existing.description = labels
+            old_size = (existing.config or {}).get("file_size")
+            old_size = old_size if isinstance(old_size, int) else 0
+            quota_check(adding={"upload_bytes": max(0, file.size - old_size)})  # 403 over the plan's quota
+            old_file = existing.file.name if existing.file else ""
+            existing.config = {**(existing.config or {}), **_upload_config(file, original, config_extra)}
+            existing.file_sha256 = digest
+            _mark_pending(existing)
+            _store_file(existing, file, original)
+            if old_file and old_file != existing.file.name:
+                storage = existing.file.storage
+                transaction.on_commit(lambda: storage.delete(old_file))
+            source_ingest(source=existing, trigger=trigger)
+            return Upserted(existing, "updated")
+
+    return _retrying_external_id_clash(attempt, external_id)
 
 
 @dataclass(frozen=True)
@@ -231,10 +473,38 @@ def source_batch_create(
 # --- update / delete --------------------------------------------------------------------------------------
 
 
+def _mark_pending(source: Source) -> set[str]:
+    """Back to `pending` for new content; returns the fields changed. A run in flight would index the old
+    content: it is superseded (its token no longer matches)."""
+    source.status = SourceStatus.PENDING
+    source.stage = None
+    source.progress = 0
+    source.ingest_token = None
+    source.processing_started_at = None
+    source.content_hash = ""  # the next ingest must not be skipped as "unchanged"
+    return {"status", "stage", "progress", "content_hash", "ingest_token", "processing_started_at"}
+
+
 def source_update(*, source: Source, changes: dict[str, Any]) -> Source:
     """PATCH semantics. A `content` or `config` change puts the source back to `pending` (its current
     knowledge stays searchable until re-ingested). `is_active: false` removes its knowledge (and its
-    children's) from retrieval before returning; `is_active: true` brings it back as `pending`."""
+    children's) from retrieval before returning; `is_active: true` brings it back as `pending`.
+    An `external_id` (or a reactivation) that another active source of the bot holds is a Conflict."""
+    if "external_id" in changes:
+        changes = {**changes, "external_id": clean_external_id(changes["external_id"])}
+    try:
+        source, deactivate = _apply_update(source, changes)
+    except IntegrityError as error:
+        if _is_external_id_clash(error):
+            raise _external_id_taken(changes.get("external_id", source.external_id)) from None
+        raise
+    if deactivate:
+        source_delete(source=source)
+        source.refresh_from_db()
+    return source
+
+
+def _apply_update(source: Source, changes: dict[str, Any]) -> tuple[Source, bool]:
     with transaction.atomic():
         source = Source.objects.select_for_update().get(pk=source.pk)
         deactivate = changes.get("is_active") is False and source.is_active
@@ -253,15 +523,7 @@ def source_update(*, source: Source, changes: dict[str, Any]) -> Source:
                 source.config, source.content = _validate_payload(
                     source.source_type, source.config or {}, source.content
                 )
-            # A run in flight would index the old content: it is superseded (its token no longer matches).
-            source.status = SourceStatus.PENDING
-            source.stage = None
-            source.progress = 0
-            source.ingest_token = None
-            source.processing_started_at = None
-            source.content_hash = ""  # the next ingest must not be skipped as "unchanged"
-            fields |= {"config", "content", "status", "stage", "progress", "content_hash", "ingest_token",
-                       "processing_started_at"}  # fmt: skip
+            fields |= {"config", "content", *_mark_pending(source)}
         if reactivate:
             source.is_active = True
             source.status = SourceStatus.PENDING
@@ -269,10 +531,7 @@ def source_update(*, source: Source, changes: dict[str, Any]) -> Source:
             source.progress = 0
             fields |= {"is_active", "status", "stage", "progress"}
         source.save(update_fields=sorted(fields))
-    if deactivate:
-        source_delete(source=source)
-        source.refresh_from_db()
-    return source
+    return source, deactivate
 
 
 def source_delete(*, source: Source) -> None:

@@ -17,6 +17,16 @@ class SourceCreateSerializer(serializers.Serializer):
     content = serializers.CharField(required=False, allow_null=True, allow_blank=True, trim_whitespace=False)
     parent_id = serializers.UUIDField(required=False, allow_null=True, default=None)
     refresh_schedule = serializers.ChoiceField(choices=SCHEDULES, required=False, allow_null=True, default=None)
+    external_id = serializers.CharField(
+        max_length=512,
+        required=False,
+        allow_blank=True,
+        allow_null=True,
+        default="",
+        trim_whitespace=False,
+        help_text="Your stable key for this source (a path, a URL, an id in your system). If an active source of "
+        "the same bot already has it, that source is updated instead of a new one created (answer 200, not 201).",
+    )
 
 
 class SourceUpdateSerializer(serializers.Serializer):
@@ -26,6 +36,15 @@ class SourceUpdateSerializer(serializers.Serializer):
     content = serializers.CharField(required=False, allow_null=True, allow_blank=True, trim_whitespace=False)
     is_active = serializers.BooleanField(required=False)
     refresh_schedule = serializers.ChoiceField(choices=SCHEDULES, required=False, allow_null=True)
+    external_id = serializers.CharField(
+        max_length=512,
+        required=False,
+        allow_blank=True,
+        allow_null=True,
+        trim_whitespace=False,
+        help_text="Set or change the source's key; an empty string or null removes it. A key another active source "
+        "of the bot has is refused with 409.",
+    )
 
 
 class SourceUploadSerializer(serializers.Serializer):
@@ -34,6 +53,17 @@ class SourceUploadSerializer(serializers.Serializer):
     name = serializers.CharField(max_length=255, required=False, allow_blank=True, default="")
     description = serializers.CharField(max_length=1000, required=False, allow_blank=True, default="")
     parent_id = serializers.UUIDField(required=False, allow_null=True, default=None)
+    external_id = serializers.CharField(
+        max_length=512,
+        required=False,
+        allow_blank=True,
+        allow_null=True,
+        default="",
+        trim_whitespace=False,
+        help_text="Your stable key for this file. If an active upload source of the same bot already has it, that "
+        "source is updated (answer 200): the same bytes change nothing, different bytes replace the file and "
+        "re-ingest it.",
+    )
 
 
 class BatchChildSerializer(serializers.Serializer):
@@ -81,6 +111,7 @@ class SourceReadSerializer(serializers.ModelSerializer):
             "parent_id",
             "name",
             "description",
+            "external_id",
             "source_type",
             "status",
             "stage",

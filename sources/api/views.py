@@ -33,6 +33,13 @@ def _bool_param(request, name: str) -> bool:
     raise ValidationError({name: ["Must be a boolean."]})
 
 
+def _upserted_response(result: services.Upserted) -> Response:
+    """201 with the new source; 200 with the updated one (an `external_id` the bot already had)."""
+    if result.created:
+        return Response(s.SourceReadSerializer(result.source).data, status=status.HTTP_201_CREATED)
+    return Response(s.SourceReadSerializer(selectors.source_get(source_id=result.source.pk)).data)
+
+
 class SourceViewSet(viewsets.ViewSet):
     permission_classes = [IsTenantMember]
     lookup_value_regex = UUID_LOOKUP
@@ -57,12 +64,15 @@ class SourceViewSet(viewsets.ViewSet):
         page = paginator.paginate_queryset(queryset, request, self)
         return paginator.get_paginated_response(s.SourceReadSerializer(page, many=True).data)
 
-    @extend_schema(request=s.SourceCreateSerializer, responses={201: s.SourceReadSerializer}, tags=["sources"])
+    @extend_schema(
+        request=s.SourceCreateSerializer,
+        responses={201: s.SourceReadSerializer, 200: s.SourceReadSerializer},
+        tags=["sources"],
+    )
     def create(self, request):
         body = s.SourceCreateSerializer(data=request.data)
         body.is_valid(raise_exception=True)
-        source = services.source_create(**body.validated_data)
-        return Response(s.SourceReadSerializer(source).data, status=status.HTTP_201_CREATED)
+        return _upserted_response(services.source_upsert(**body.validated_data))
 
     @extend_schema(responses=s.SourceReadSerializer, tags=["sources"])
     def retrieve(self, request, pk=None):
@@ -109,7 +119,11 @@ class SourceViewSet(viewsets.ViewSet):
             status=status.HTTP_202_ACCEPTED,
         )
 
-    @extend_schema(request=s.SourceUploadSerializer, responses={201: s.SourceReadSerializer}, tags=["sources"])
+    @extend_schema(
+        request=s.SourceUploadSerializer,
+        responses={201: s.SourceReadSerializer, 200: s.SourceReadSerializer},
+        tags=["sources"],
+    )
     @action(detail=False, methods=["post"], parser_classes=[MultiPartParser, FormParser])
     def upload(self, request):
         upload = request.FILES.get("file")
@@ -118,14 +132,15 @@ class SourceViewSet(viewsets.ViewSet):
         body = s.SourceUploadSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         data = body.validated_data
-        source = services.source_create_upload(
+        result = services.source_upsert_upload(
             bot_profile_id=data["bot_profile_id"],
             file=data["file"],
+            external_id=data.get("external_id"),
             name=data.get("name") or None,
             description=data.get("description") or "",
             parent_id=data.get("parent_id"),
         )
-        return Response(s.SourceReadSerializer(source).data, status=status.HTTP_201_CREATED)
+        return _upserted_response(result)
 
     @extend_schema(request=s.SourceBatchSerializer, responses={201: s.BatchResultSerializer}, tags=["sources"])
     @action(detail=False, methods=["post"])

@@ -45,7 +45,7 @@ def test_ingests_a_directory_recursively(tmp_path, tenant_a, bot):
     )  # fmt: skip
 
     assert code == 0, err
-    assert "Ingested 2 of 2 source(s)" in out and "Skipped 1 file(s)" in out
+    assert "created 2, updated 0, unchanged 0, retired 0, failed 0" in out and "Skipped 1 file(s)" in out
     with tenant_context(tenant_a.tenant):
         assert set(Source.objects.filter(bot_profile=bot).values_list("status", flat=True)) == {SourceStatus.READY}
         assert "echolocation" in retrieve(bot=bot, query="bats echolocation")[0].content
@@ -61,7 +61,7 @@ def test_failures_exit_non_zero_with_a_summary(tmp_path, tenant_a, bot):
     )  # fmt: skip
 
     assert code == 1
-    assert "Ingested 1 of 3 source(s)" in out
+    assert "created 1, updated 0, unchanged 0, retired 0, failed 2" in out
     assert "FAILED" in err and "No content to ingest" in err and "private and loopback" in err
 
 

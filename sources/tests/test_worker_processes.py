@@ -199,6 +199,6 @@ def test_manage_py_ingest_queues_everything_and_follows_the_workers(tenant_a, wo
     out = io.StringIO()
     with worker_processes(2):
         call_command("ingest", "--tenant", "tenant-a", "--bot", str(bot.pk), "--no-progress", str(tmp_path), stdout=out)
-    assert "Ingested 3 of 3 source(s)" in out.getvalue()
+    assert "created 3, updated 0, unchanged 0, retired 0, failed 0" in out.getvalue()
     with tenant_context(tenant_a.tenant):
         assert set(Source.objects.filter(bot_profile=bot).values_list("status", flat=True)) == {SourceStatus.READY}
