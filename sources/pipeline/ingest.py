@@ -36,7 +36,7 @@ from minirag.netguard import UnsafeURLError
 from sources.index import Batch, ChunkEntry, DenseSpace, KnowledgeIndexError, get_index
 from sources.models import Chunk, Document, IngestStage, Source, SourceStatus, SourceType
 from sources.pipeline import lexical
-from sources.pipeline.chunking import TextChunk, chunk_text
+from sources.pipeline.chunking import CHUNKING_VERSION, TextChunk, chunk_text
 from sources.pipeline.extract import UPLOAD_KINDS, Extracted, ExtractionError, extract_by_kind, kind_for_content_type
 from sources.pipeline.fetch import fetch_url
 
@@ -80,9 +80,9 @@ def embedding_config(bot: BotProfile) -> embeddings.EmbeddingConfig | None:
 
 def index_signature(bot: BotProfile) -> str:
     model = effective_embedding_model(bot) or "sparse"
-    return (
-        f"{model}|chunk={settings.CHUNK_SIZE_TOKENS}/{settings.CHUNK_OVERLAP_TOKENS}|lexical={lexical.LEXICAL_VERSION}"
-    )[:300]
+    chunking = f"{settings.CHUNK_SIZE_TOKENS}/{settings.CHUNK_OVERLAP_TOKENS}/v{CHUNKING_VERSION}"
+    # The analyzer's version and the bot's language: changing either re-indexes the source on its next run.
+    return f"{model}|chunk={chunking}|lexical={lexical.signature(bot.language)}"[:300]
 
 
 def point_id(*, tenant_id: str, source_id: str, version: str, order: int) -> str:
@@ -342,6 +342,7 @@ def _ingest(source: Source, token: str, previous_status: str) -> Outcome:
             chunk_size=settings.CHUNK_SIZE_TOKENS,
             overlap=settings.CHUNK_OVERLAP_TOKENS,
             page_starts=extracted.page_starts,
+            title=source.name,
         )
         for number, batch in enumerate(_batched(chunks, settings.EMBEDDING_BATCH_SIZE)):
             dense_vectors: list[list[float]] | None = None
@@ -361,7 +362,8 @@ def _ingest(source: Source, token: str, previous_status: str) -> Outcome:
             rows, entries = [], []
             for position, chunk in enumerate(batch):
                 pid = point_id(tenant_id=tenant_id, source_id=str(source.pk), version=version, order=chunk.order)
-                terms, length = lexical.term_frequencies(chunk.text, language=bot.language)
+                # The section is indexed with the text: a question naming a heading finds the chunks under it.
+                terms, length = lexical.term_frequencies(f"{chunk.section}\n{chunk.text}", language=bot.language)
                 row = Chunk(
                     document=document,
                     source=source,
@@ -372,6 +374,7 @@ def _ingest(source: Source, token: str, previous_status: str) -> Outcome:
                     char_end=chunk.end,
                     token_count=chunk.token_count,
                     page=chunk.page,
+                    section=chunk.section,
                 )
                 rows.append(row)
                 entries.append(

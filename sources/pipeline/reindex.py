@@ -28,7 +28,9 @@ def rebuild_source(source: Source, *, vectors_from: KnowledgeIndex | None = None
     bot = source.bot_profile
     config = embedding_config(bot)
     rows = list(
-        Chunk.objects.filter(document=document).order_by("order").values_list("id", "point_id", "order", "content")
+        Chunk.objects.filter(document=document)
+        .order_by("order")
+        .values_list("id", "point_id", "order", "content", "section")
     )
     size = max(1, settings.EMBEDDING_BATCH_SIZE)
     for start in range(0, len(rows), size):
@@ -36,9 +38,9 @@ def rebuild_source(source: Source, *, vectors_from: KnowledgeIndex | None = None
         vectors: dict[str, list[float]] = {}
         space = None
         if config is not None:
-            keys = [(str(chunk_id), str(pid)) for chunk_id, pid, _, _ in batch]
+            keys = [(str(chunk_id), str(pid)) for chunk_id, pid, _, _, _ in batch]
             vectors = (vectors_from or index).stored_vectors(chunks=keys, model=config.model)
-            missing = [(str(chunk_id), content) for chunk_id, _, _, content in batch if str(chunk_id) not in vectors]
+            missing = [(str(chunk_id), content) for chunk_id, _, _, content, _ in batch if str(chunk_id) not in vectors]
             if missing:
                 embedded = embeddings.embed_batch(config, [content for _, content in missing])
                 vectors.update(zip([chunk_id for chunk_id, _ in missing], embedded.vectors, strict=True))
@@ -46,8 +48,9 @@ def rebuild_source(source: Source, *, vectors_from: KnowledgeIndex | None = None
             if start == 0:
                 index.prepare(space)  # outside the transaction (may create an HNSW index)
         entries = []
-        for chunk_id, pid, order, content in batch:
-            terms, length = lexical.term_frequencies(content)
+        # The section (heading path) is indexed with the text, as ingestion does (sources/pipeline/ingest.py).
+        for chunk_id, pid, order, content, section in batch:
+            terms, length = lexical.term_frequencies(content, language=bot.language, section=section)
             entries.append(
                 ChunkEntry(chunk_id=str(chunk_id), point_id=str(pid), order=order, terms=terms, length=length,
                            dense=vectors.get(str(chunk_id)))
