@@ -363,7 +363,7 @@ def _ingest(source: Source, token: str, previous_status: str) -> Outcome:
             for position, chunk in enumerate(batch):
                 pid = point_id(tenant_id=tenant_id, source_id=str(source.pk), version=version, order=chunk.order)
                 # The section is indexed with the text: a question naming a heading finds the chunks under it.
-                terms, length = lexical.term_frequencies(f"{chunk.section}\n{chunk.text}", language=bot.language)
+                terms, length = lexical.term_frequencies(chunk.text, language=bot.language, section=chunk.section)
                 row = Chunk(
                     document=document,
                     source=source,
