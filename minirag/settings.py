@@ -184,6 +184,7 @@ REST_FRAMEWORK = {
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "MiniRAG API",
+    # The overview (info.description) and the tag groups are set by minirag.api.docs.describe_api below.
     "DESCRIPTION": "Multi-tenant, provider-agnostic retrieval-augmented generation.",
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
@@ -194,6 +195,7 @@ SPECTACULAR_SETTINGS = {
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
         "minirag.api.schema.add_error_responses",
+        "minirag.api.docs.describe_api",
     ],
     # Choice sets that share a field name across apps get explicit, stable component names.
     "ENUM_NAME_OVERRIDES": {

@@ -9,10 +9,12 @@ from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from minirag.api import docs
 from minirag.api.exceptions import NESTED_TOO_DEEPLY, unavailable_detail
 from minirag.health import detailed_health, system_health
 
 
+@docs.liveness_docs
 class LivenessView(APIView):
     """Static liveness probe: touches no dependency."""
 
@@ -24,17 +26,15 @@ class LivenessView(APIView):
         return Response({"status": "ok"})
 
 
-_ServiceStatus = inline_serializer(
-    "ServiceStatus",
-    {
-        "status": serializers.ChoiceField(choices=["ok", "error"]),
-        "detail": serializers.CharField(required=False),
-        "version": serializers.CharField(required=False, allow_null=True),
-        "latency_ms": serializers.FloatField(required=False),
-    },
-)
+class ServiceStatusSerializer(serializers.Serializer):
+    # A class, not one shared instance: a field instance bound to several parents documents only the last one.
+    status = serializers.ChoiceField(choices=["ok", "error"])
+    detail = serializers.CharField(required=False)
+    version = serializers.CharField(required=False, allow_null=True)
+    latency_ms = serializers.FloatField(required=False)
 
 
+@docs.system_health_docs
 class SystemHealthView(APIView):
     """Dependency health; always 200, "degraded" when any dependency is down."""
 
@@ -46,9 +46,9 @@ class SystemHealthView(APIView):
             "SystemHealth",
             {
                 "status": serializers.ChoiceField(choices=["ok", "degraded"]),
-                "postgres": _ServiceStatus,
-                "qdrant": _ServiceStatus,
-                "redis": _ServiceStatus,
+                "postgres": ServiceStatusSerializer(),
+                "qdrant": ServiceStatusSerializer(),
+                "redis": ServiceStatusSerializer(),
             },
         ),
         tags=["system"],
@@ -57,6 +57,7 @@ class SystemHealthView(APIView):
         return Response(system_health())
 
 
+@docs.system_health_detailed_docs
 class SystemHealthDetailedView(APIView):
     """Dependency status plus the caller's tenant's own counts (auth, any role). No global statistics and no
     connection strings."""
@@ -66,9 +67,9 @@ class SystemHealthDetailedView(APIView):
             "SystemHealthDetailed",
             {
                 "status": serializers.ChoiceField(choices=["ok", "degraded"]),
-                "postgres": _ServiceStatus,
-                "qdrant": _ServiceStatus,
-                "redis": _ServiceStatus,
+                "postgres": ServiceStatusSerializer(),
+                "qdrant": ServiceStatusSerializer(),
+                "redis": ServiceStatusSerializer(),
                 "uptime_seconds": serializers.FloatField(),
                 "python_version": serializers.CharField(),
                 "platform": serializers.CharField(),

@@ -5,8 +5,9 @@ from chat.models import Chat, Feedback, Message
 
 
 class ChatReadSerializer(serializers.ModelSerializer):
-    """ChatRead. `tenant_id` comes from the request's tenant (the schema is the tenant)."""
+    """A conversation with a bot: its title, size and token totals."""
 
+    # The tenant is the request's (each tenant's chats live in its own schema), not a column.
     tenant_id = serializers.SerializerMethodField()
 
     class Meta:
@@ -58,7 +59,8 @@ class SourceSerializer(serializers.Serializer):
     score = serializers.FloatField()
     source_id = serializers.CharField()
     source_name = serializers.CharField()
-    page = serializers.IntegerField(allow_null=True)
+    page = serializers.IntegerField(allow_null=True, help_text="The page the passage is on (PDFs); null otherwise")
+    section = serializers.CharField(help_text='The passage\'s heading path, e.g. "Handbook › IT"; may be empty')
 
 
 class UsageSerializer(serializers.Serializer):

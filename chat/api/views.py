@@ -5,11 +5,13 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from chat import exports, selectors, services
+from chat.api import docs
 from chat.api import serializers as s
 from chat.api.sse import turn_sse
 from minirag.api.pagination import BoundedListPagination, parse_limit_offset
 
 CHAT_LIST_DEFAULT_LIMIT = 50
+ANSWER_FORMATS = "The answer: JSON, or with `stream: true` server-sent events (`sources`, `delta`…, `done` or `error`)"
 
 
 class ContentNegotiationLenientMixin:
@@ -40,6 +42,7 @@ def _event_stream(content) -> StreamingHttpResponse:
     return response
 
 
+@docs.chat_docs
 class ChatView(ContentNegotiationLenientMixin, APIView):
     @extend_schema(
         parameters=[
@@ -59,11 +62,8 @@ class ChatView(ContentNegotiationLenientMixin, APIView):
     @extend_schema(
         request=s.ChatRequestSerializer,
         responses={
-            200: OpenApiResponse(
-                s.ChatResponseSerializer,
-                description="JSON, or with `stream: true` a text/event-stream of `sources`, `delta`*, `done` "
-                "(or `error`) events",
-            )
+            (200, "application/json"): OpenApiResponse(s.ChatResponseSerializer, description=ANSWER_FORMATS),
+            (200, "text/event-stream"): OpenApiResponse(OpenApiTypes.STR, description=ANSWER_FORMATS),
         },
         tags=["chat"],
     )
@@ -91,6 +91,7 @@ class ChatView(ContentNegotiationLenientMixin, APIView):
         )
 
 
+@docs.chat_detail_docs
 class ChatDetailView(ContentNegotiationLenientMixin, APIView):
     @extend_schema(responses=s.ChatReadSerializer, tags=["chat"])
     def get(self, request, chat_id):
@@ -98,6 +99,7 @@ class ChatDetailView(ContentNegotiationLenientMixin, APIView):
         return Response(s.ChatReadSerializer(chat, context=_context(request)).data)
 
 
+@docs.chat_messages_docs
 class ChatMessagesView(ContentNegotiationLenientMixin, APIView):
     pagination_class = BoundedListPagination
 
@@ -109,6 +111,7 @@ class ChatMessagesView(ContentNegotiationLenientMixin, APIView):
         return paginator.get_paginated_response(s.MessageReadSerializer(page, many=True).data)
 
 
+@docs.message_feedback_docs
 class MessageFeedbackView(ContentNegotiationLenientMixin, APIView):
     @extend_schema(request=s.FeedbackSerializer, responses=s.MessageReadSerializer, tags=["chat"])
     def patch(self, request, chat_id, message_id):
@@ -120,6 +123,7 @@ class MessageFeedbackView(ContentNegotiationLenientMixin, APIView):
         return Response(s.MessageReadSerializer(message).data)
 
 
+@docs.chat_export_docs
 class ChatExportView(ContentNegotiationLenientMixin, APIView):
     @extend_schema(
         operation_id="chat_export_one",
@@ -143,6 +147,7 @@ class ChatExportView(ContentNegotiationLenientMixin, APIView):
         )
 
 
+@docs.bulk_export_docs
 class BulkExportView(ContentNegotiationLenientMixin, APIView):
     @extend_schema(
         operation_id="chat_export_bulk",

@@ -4,8 +4,9 @@ from rest_framework import serializers
 from sources.models import RefreshSchedule, Source, SourceType
 from sources.selectors import aggregated_view
 
-SOURCE_TYPES = [choice for choice, _ in SourceType.choices]
-SCHEDULES = [choice for choice, _ in RefreshSchedule.choices]
+# The models' own (value, label) pairs, so the schema shares one enum component with the read side.
+SOURCE_TYPES = SourceType.choices
+SCHEDULES = RefreshSchedule.choices
 
 
 class SourceCreateSerializer(serializers.Serializer):

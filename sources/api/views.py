@@ -10,6 +10,7 @@ from minirag.api.lookups import UUID_LOOKUP
 from minirag.api.pagination import BoundedListPagination
 from minirag.api.permissions import IsTenantMember
 from sources import selectors, services
+from sources.api import docs
 from sources.api import serializers as s
 
 
@@ -40,6 +41,7 @@ def _upserted_response(result: services.Upserted) -> Response:
     return Response(s.SourceReadSerializer(selectors.source_get(source_id=result.source.pk)).data)
 
 
+@docs.source_docs
 class SourceViewSet(viewsets.ViewSet):
     permission_classes = [IsTenantMember]
     lookup_value_regex = UUID_LOOKUP

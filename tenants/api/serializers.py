@@ -102,7 +102,7 @@ class UserCreateSerializer(serializers.Serializer):
 
 
 class UserUpdateSerializer(serializers.Serializer):
-    """Partial update: only the fields sent are changed (the reference forced a full body)."""
+    """Only the fields sent are changed."""
 
     email = serializers.EmailField(max_length=320, required=False)
     password = serializers.CharField(min_length=8, max_length=128, trim_whitespace=False, required=False)

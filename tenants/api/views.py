@@ -9,10 +9,12 @@ from minirag.api.pagination import BoundedListPagination
 from minirag.api.permissions import IsTenantMember, ManagerForWrites
 from minirag.api.throttling import LoginEmailRateThrottle, LoginIPRateThrottle, SignupRateThrottle
 from tenants import selectors, services
+from tenants.api import docs
 from tenants.api import serializers as s
 from usage.selectors import quota_usage
 
 
+@docs.tenant_bootstrap_docs
 class TenantBootstrapView(APIView):
     authentication_classes: list = []
     permission_classes = [AllowAny]
@@ -48,6 +50,7 @@ def _invite_code(data) -> str | None:
     return code if isinstance(code, str) and len(code) <= 200 else None
 
 
+@docs.tenant_me_docs
 class TenantMeView(APIView):
     @extend_schema(responses=s.TenantMeSerializer, tags=["tenants"])
     def get(self, request):
@@ -55,6 +58,7 @@ class TenantMeView(APIView):
         return Response(s.TenantReadSerializer(tenant).data | {"quotas": quota_usage(tenant=tenant)})
 
 
+@docs.login_docs
 class LoginView(APIView):
     authentication_classes: list = []
     permission_classes = [AllowAny]
@@ -72,6 +76,7 @@ class LoginView(APIView):
         return Response(_token_payload(result))
 
 
+@docs.refresh_docs
 class RefreshView(APIView):
     authentication_classes: list = []
     permission_classes = [AllowAny]
@@ -94,6 +99,7 @@ def _token_payload(result: services.LoginResult) -> dict:
     }
 
 
+@docs.me_docs
 class MeView(APIView):
     @extend_schema(responses=s.MeSerializer, tags=["auth"])
     def get(self, request):
@@ -105,6 +111,7 @@ class MeView(APIView):
         )
 
 
+@docs.api_token_docs
 class ApiTokenViewSet(viewsets.ViewSet):
     permission_classes = [IsTenantMember]
     lookup_value_regex = UUID_LOOKUP
@@ -135,6 +142,7 @@ class ApiTokenViewSet(viewsets.ViewSet):
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
+@docs.user_docs
 class UserViewSet(viewsets.ViewSet):
     permission_classes = [ManagerForWrites]
     lookup_value_regex = UUID_LOOKUP

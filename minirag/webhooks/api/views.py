@@ -7,6 +7,7 @@ from minirag.api.lookups import UUID_LOOKUP
 from minirag.api.pagination import BoundedListPagination
 from minirag.api.permissions import ManagerForWrites
 from minirag.webhooks import selectors, services
+from minirag.webhooks.api import docs
 from minirag.webhooks.api import serializers as s
 
 
@@ -20,6 +21,7 @@ class DeliveryPagination(BoundedListPagination):
     default_limit = 50
 
 
+@docs.webhook_docs
 class WebhookViewSet(viewsets.ViewSet):
     permission_classes = [WebhookWritePermission]
     lookup_value_regex = UUID_LOOKUP
