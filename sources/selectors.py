@@ -86,13 +86,18 @@ def aggregated_view(source: Source) -> dict:
 # --- external ids -----------------------------------------------------------------------------------------
 
 
+KEYS_PER_QUERY = 5000  # well under PostgreSQL's 65,535 parameters per statement
+
+
 def sources_by_external_id(*, bot_profile_id, external_ids: Iterable[str]) -> dict[str, Source]:
-    """The bot's active sources carrying these keys, by key (one query; `content` is not loaded)."""
+    """The bot's active sources carrying these keys, by key (one query per 5,000 keys; `content` is not loaded)."""
     keys = sorted({key for key in external_ids if key})
-    if not keys:
-        return {}
-    queryset = Source.objects.filter(bot_profile_id=bot_profile_id, is_active=True, external_id__in=keys)
-    return {source.external_id: source for source in queryset.defer("content")}
+    found: dict[str, Source] = {}
+    for start in range(0, len(keys), KEYS_PER_QUERY):
+        batch = keys[start : start + KEYS_PER_QUERY]
+        queryset = Source.objects.filter(bot_profile_id=bot_profile_id, is_active=True, external_id__in=batch)
+        found.update((source.external_id, source) for source in queryset.defer("content"))
+    return found
 
 
 def sources_with_external_id_prefix(*, bot_profile_id, prefix: str) -> QuerySet[Source]:
