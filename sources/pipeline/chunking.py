@@ -128,7 +128,7 @@ class _Tables:
             return True
         if position < self.header_ends[index]:
             return False
-        line_start = self.text.rfind("\n", 0, position) + 1
+        line_start = max(self.starts[index], self.text.rfind("\n", self.starts[index], position) + 1)
         return not self.text[line_start:position].strip()
 
     def header_at(self, position: int) -> tuple[str, int]:
@@ -309,7 +309,7 @@ def _ends_with_heading(text: str, piece: _Piece) -> bool:
     end = piece.end
     while end > piece.start and text[end - 1].isspace():
         end -= 1
-    line_start = max(piece.start, text.rfind("\n", 0, end) + 1)
+    line_start = max(piece.start, text.rfind("\n", piece.start, end) + 1)  # within the piece: linear overall
     return _HEADING.match(text, line_start) is not None and (line_start == 0 or text[line_start - 1] == "\n")
 
 
