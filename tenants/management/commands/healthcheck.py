@@ -8,7 +8,7 @@ server's is an HTTP GET of /health.
 - beat: the heartbeat that beat's scheduler leaves in Redis (minirag.celery.HeartbeatScheduler) was written by
   this host, and recently: beat wakes at least every CELERY_BEAT_MAX_LOOP_INTERVAL seconds.
 
-Each run costs about half a second of CPU (Django's setup), once per healthcheck interval.
+Each run costs under a second of CPU (mostly Django's setup), once per healthcheck interval.
 """
 
 import socket
