@@ -6,7 +6,6 @@ a raw traceback reach `error_message`.
 
 import csv
 import io
-import itertools
 import logging
 import re
 import secrets
@@ -186,9 +185,39 @@ def extract_csv(data: bytes) -> Extracted:
     return Extracted(text=table)
 
 
-# A page whose content draws at least this many rectangles or line segments may hold a ruled table.
-_PDF_RULING_MIN = 4
-_PDF_RULING = re.compile(rb"[\d.]\s+(?:re|l)\s")
+# A page may hold a ruled table when its content draws this many long horizontal and vertical edges (a 2 × 2
+# grid has 3 of each): rectangles (`x y w h re`) and line segments (`x y m`/`x y l`). Underlines, a rule under a
+# heading or a frame around a paragraph do not get the page parsed again by pdfplumber.
+_PDF_RULES_MIN = 3
+_PDF_EDGE_MIN_LENGTH = 5.0
+_PDF_PATH = re.compile(rb"(-?[\d.]+)\s+(-?[\d.]+)\s+(-?[\d.]+)\s+(-?[\d.]+)\s+re\b|(-?[\d.]+)\s+(-?[\d.]+)\s+([ml])\b")
+
+
+def _draws_a_grid(content: bytes) -> bool:
+    horizontal = vertical = 0
+    point = None
+    for match in _PDF_PATH.finditer(content):
+        try:
+            if match.group(1) is not None:
+                wide = abs(float(match.group(3))) >= _PDF_EDGE_MIN_LENGTH
+                tall = abs(float(match.group(4))) >= _PDF_EDGE_MIN_LENGTH
+                horizontal += 2 if wide and tall else wide  # a box has two edges each way, a rule one
+                vertical += 2 if wide and tall else tall
+                point = None
+            else:
+                x, y = float(match.group(5)), float(match.group(6))
+                if match.group(7) == b"l" and point is not None:
+                    dx, dy = abs(x - point[0]), abs(y - point[1])
+                    horizontal += dy < 1 and dx >= _PDF_EDGE_MIN_LENGTH
+                    vertical += dx < 1 and dy >= _PDF_EDGE_MIN_LENGTH
+                point = (x, y)
+        except ValueError:  # "1.2.3" is no number
+            point = None
+        if horizontal >= _PDF_RULES_MIN and vertical >= _PDF_RULES_MIN:
+            return True
+    return False
+
+
 # Table detection (pdfplumber) parses a page ~20x slower than pypdf extracts its text: it may spend this share
 # of EXTRACTION_TIMEOUT_SECONDS; the pages after that are read as text only, so a long PDF is not stopped.
 PDF_TABLE_TIME_SHARE = 0.5
@@ -257,7 +286,7 @@ class _PdfTables:
             raise
         except Exception:  # noqa: BLE001 - pypdf reads the page's text on its own
             return None
-        if sum(1 for _ in itertools.islice(_PDF_RULING.finditer(data), _PDF_RULING_MIN)) < _PDF_RULING_MIN:
+        if not _draws_a_grid(data):
             return None
         started = time.monotonic()
         try:
@@ -366,14 +395,20 @@ def _pdf_headings(pages: list[_PdfPage]) -> dict[tuple[int, int], int]:
     return {(page_index, line_index): levels[size] for page_index, line_index, size, _ in candidates}
 
 
-def _render_pdf_page(page: _PdfPage, headings: dict[tuple[int, int], int], page_index: int) -> str:
-    if not any(key[0] == page_index for key in headings):
+# A PDF line that starts like a Markdown heading ("# comment" in a code listing) but is no heading.
+_MARKDOWN_HEADING_LOOKALIKE = re.compile(r"[ \t]*#{1,6}(?:[ \t]|$)")
+
+
+def _render_pdf_page(page: _PdfPage, levels: dict[int, int]) -> str:
+    """The page's text with its headings as Markdown `#` lines; a line that only looks like one is escaped
+    (`\\#`), so that the chunker and the section path see only real headings. `levels`: {line index: level}."""
+    if "#" not in page.text and not levels:
         return page.text
     output: list[str] = []
     heading: list[str] = []  # the heading being read: a heading wrapped over lines continues on the next
     previous_level = None
     for line_index, line in enumerate(page.text.split("\n")):
-        level = headings.get((page_index, line_index))
+        level = levels.get(line_index)
         if level is not None and level == previous_level:
             heading.append(line.strip())
             continue
@@ -381,7 +416,7 @@ def _render_pdf_page(page: _PdfPage, headings: dict[tuple[int, int], int], page_
             output.append(f"\n{'#' * previous_level} {' '.join(heading)}\n")
             heading = []
         if level is None:
-            output.append(line)
+            output.append("\\" + line.lstrip() if _MARKDOWN_HEADING_LOOKALIKE.match(line) else line)
         else:
             heading = [line.strip()]
         previous_level = level
@@ -422,12 +457,14 @@ def extract_pdf(data: bytes | io.IOBase) -> Extracted:
         raise ExtractionError(f"Could not read the PDF file (it may be damaged): {type(error).__name__}") from None
     finally:
         tables.close()
-    headings = _pdf_headings(pages)
+    levels_by_page: dict[int, dict[int, int]] = {}
+    for (page_index, line_index), level in _pdf_headings(pages).items():
+        levels_by_page.setdefault(page_index, {})[line_index] = level
     parts: list[str] = []
     page_starts: list[tuple[int, int]] = []
     length = 0
     for page_index, page in enumerate(pages):
-        page_text = normalize_text(_render_pdf_page(page, headings, page_index))
+        page_text = normalize_text(_render_pdf_page(page, levels_by_page.get(page_index, {})))
         if not page_text:
             continue
         if parts:

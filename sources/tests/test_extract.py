@@ -138,6 +138,19 @@ def test_pdf_tables_are_read_in_the_extraction_child():
     assert "| Lost laptop | 4400 |" in extract_by_kind("pdf", _pdf_with_tables()).text
 
 
+def test_pdf_boxes_and_comment_lines_are_neither_tables_nor_headings():
+    from fpdf import FPDF
+
+    pdf = FPDF()
+    pdf.add_page()
+    pdf.set_font("Helvetica", size=11)
+    pdf.multi_cell(0, 6, "A paragraph in a box.\nIts second line.", border=1, new_x="LMARGIN", new_y="NEXT")
+    pdf.multi_cell(0, 6, "# install the package\npip install minirag", new_x="LMARGIN", new_y="NEXT")
+    text = extract_pdf(bytes(pdf.output())).text
+    assert "|" not in text
+    assert "\\# install the package\npip install minirag" in text
+
+
 def test_pdf_without_distinct_font_sizes_gets_no_headings():
     text = extract_pdf(_pdf(["Short line\nAnother short line", "Third line"])).text
     assert "#" not in text
