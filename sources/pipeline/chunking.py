@@ -182,16 +182,51 @@ class _Sections:
             while self._stack and self._stack[-1][0] >= level:
                 self._stack.pop()
             self._stack.append((level, heading))
-        parts = [self.title] if self.title else []
-        parts.extend(heading for _, heading in self._stack)
-        section = SECTION_SEPARATOR.join(parts)
-        if len(section) > SECTION_MAX_CHARS:
-            section = section[: SECTION_MAX_CHARS - 1] + "…"
-        return section
+        return _join_section(self.title, [heading for _, heading in self._stack])
+
+
+def _join_section(title: str, headings: list[str]) -> str:
+    section = SECTION_SEPARATOR.join([title, *headings] if title else headings)
+    if len(section) > SECTION_MAX_CHARS:
+        section = section[: SECTION_MAX_CHARS - 1] + "…"
+    return section
 
 
 def _heading_text(raw: str) -> str:
     return " ".join(_CLOSING_HASHES.sub("", raw).split())[:_HEADING_MAX_CHARS]
+
+
+def section_at(section: str, text: str, offset: int) -> str:
+    """The section at `offset` in a chunk's `text`, given the chunk's own `section` (where its text starts):
+    the headings inside the text before `offset` continue the path — for a citation label naming the heading a
+    quoted sentence sits under, when one chunk spans several sections.
+
+    The stored path does not say its headings' levels. A heading of the path that the text itself opens with
+    gets its level from there; the others are taken as ancestors of any heading found in the text."""
+    title, *names = section.split(SECTION_SEPARATOR) if section else [""]
+    path: list[tuple[int | None, str]] = [(None, name) for name in names]
+    fence: str | None = None
+    for match in _HEADING_OR_FENCE.finditer(text, 0, max(0, offset)):
+        if match.group(3):
+            if fence is None:
+                fence = match.group(3)
+            elif match.group(3)[0] == fence[0] and len(match.group(3)) >= len(fence):
+                fence = None
+            continue
+        heading = _heading_text(match.group(2))
+        if fence is not None or not heading:
+            continue
+        level = len(match.group(1))
+        if level == 1 and heading == title and not any(known is not None for known, _ in path):
+            continue  # the document's title, opening the text
+        known = next((index for index, (_, name) in enumerate(path) if name == heading), None)
+        if known is not None and all(level_ is None for level_, _ in path[known:]):
+            path = [*path[:known], (level, heading)]  # the same heading the path names: now its level is known
+            continue
+        while path and path[-1][0] is not None and path[-1][0] >= level:
+            path.pop()
+        path.append((level, heading))
+    return _join_section(title, [name for _, name in path])
 
 
 def _cut_points(text: str, start: int, end: int, level: int, tables: _Tables, *, oversized: bool = False) -> list[int]:

@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 from hypothesis.configuration import set_hypothesis_home_dir
 
 from minirag.tokenizer import count_tokens
-from sources.pipeline.chunking import chunk_text
+from sources.pipeline.chunking import chunk_text, section_at
 
 # Hypothesis' caches (e.g. its Unicode tables) go to a temp dir, not a `.hypothesis/` in the repository.
 set_hypothesis_home_dir(tempfile.mkdtemp(prefix="minirag-hypothesis-"))
@@ -243,3 +243,22 @@ def test_the_source_name_is_the_title_without_an_opening_h1():
     chunks = list(chunk_text("Intro.\n\n## Setup\n\nRun it.", chunk_size=4, overlap=0, title="guide.md"))
     assert chunks[0].section == "guide.md"
     assert chunks[-1].section == "guide.md › Setup"
+
+
+def test_the_section_of_a_sentence_inside_a_chunk_follows_the_headings_before_it():
+    text = (
+        "# Chatting with a bot\n\n## Asking a question\n\nSend a message.\n\n## Streaming answers\n\n"
+        "Add stream true.\n\n### Events\n\nDeltas, then done.\n\n```\n# not a heading\n```\n\nAfter the code."
+    )
+    [chunk] = chunk_text(text, chunk_size=512, overlap=0, title="chat.md")
+    assert chunk.section == "Chatting with a bot › Asking a question"  # the headings it opens with
+    at = {quote: section_at(chunk.section, chunk.text, chunk.text.index(quote)) for quote in
+          ("Send a message.", "Add stream true.", "Deltas, then done.", "After the code.")}  # fmt: skip
+    assert at == {
+        "Send a message.": "Chatting with a bot › Asking a question",
+        "Add stream true.": "Chatting with a bot › Streaming answers",
+        "Deltas, then done.": "Chatting with a bot › Streaming answers › Events",
+        "After the code.": "Chatting with a bot › Streaming answers › Events",
+    }
+    # A chunk that starts under headings of earlier chunks: those stay as ancestors of the ones it holds.
+    assert section_at("Guide › Setup", "the rest of setup.\n\n### Docker\n\nRun it.", 30) == "Guide › Setup › Docker"
