@@ -40,6 +40,7 @@ from minirag.encryption import DecryptionError
 from minirag.errors import DomainError, ServiceUnavailable, UpstreamError
 from minirag.integrations import llm
 from sources.pipeline import lexical
+from sources.pipeline.chunking import section_at
 
 logger = logging.getLogger("minirag.chat")
 
@@ -259,7 +260,17 @@ def _distinct(chunks: Sequence[Any]) -> list[Any]:
 # --- sources payloads -----------------------------------------------------------------------------------
 
 
-def _source(chunk: Any, snippet: str) -> dict:
+def _quote_section(chunk: Any, quote: str) -> str:
+    """The heading path the quoted text sits under (a chunk can span several sections)."""
+    section = getattr(chunk, "section", "") or ""
+    content = chunk.content or ""
+    offset = content.find(quote[:40])
+    if offset <= 0:
+        return section
+    return section_at(section, content, offset)
+
+
+def _source(chunk: Any, snippet: str, section: str | None = None) -> dict:
     return {
         "chunk_id": str(chunk.chunk_id),
         "content": snippet,
@@ -267,7 +278,7 @@ def _source(chunk: Any, snippet: str) -> dict:
         "source_id": str(chunk.source_id),
         "source_name": chunk.source_name,
         "page": chunk.page,
-        "section": getattr(chunk, "section", "") or "",
+        "section": section if section is not None else getattr(chunk, "section", "") or "",
     }
 
 
@@ -276,7 +287,10 @@ def plan_sources(plan: Plan) -> list[dict]:
     if plan.knows_nothing:
         return []
     if plan.composition is not None:
-        return [_source(quote.chunk, quote.text) for quote in plan.composition.quotes]
+        return [
+            _source(quote.chunk, quote.text, _quote_section(quote.chunk, quote.text))
+            for quote in plan.composition.quotes
+        ]
     return [
         _source(
             chunk, best_sentences(chunk=chunk, question=plan.question, analyze=plan.analyze, limit_chars=SNIPPET_CHARS)
