@@ -44,8 +44,8 @@ class Corpus:
         seen: set[str] = set()
         while len(words) < size:
             word = "".join(rng.choice(SYLLABLES) for _ in range(rng.randint(2, 4)))
-            # Keep words that are their own lexical term (no stop word, no plural stemming).
-            if word in seen or lexical.terms(word) != [word]:
+            # Keep words that are their own lexical term (no stop word, unchanged by stemming).
+            if word in seen or lexical.analyze(word) != [word]:
                 continue
             seen.add(word)
             words.append(word)
@@ -287,7 +287,7 @@ def load(
                 raw = cursor.cursor
                 with raw.copy(
                     'COPY sources_chunk (id, document_id, source_id, point_id, "order", content, char_start, '
-                    "char_end, token_count, page) FROM STDIN"
+                    "char_end, token_count, page, section) FROM STDIN"
                 ) as copy:
                     point_ids = _uuid_bytes(rng, count)
                     lines = []
@@ -297,7 +297,7 @@ def load(
                         lines.append(
                             f"{uuid.UUID(bytes=chunk_ids[index].tobytes())}\t{documents[source_position].pk}\t"
                             f"{sources[source_position].pk}\t{uuid.UUID(bytes=point_ids[index].tobytes())}\t"
-                            f"{order[index]}\t{text}\t0\t{len(text)}\t{int(len(text) / 4)}\t\\N\n"
+                            f"{order[index]}\t{text}\t0\t{len(text)}\t{int(len(text) / 4)}\t\\N\t\n"
                         )
                     copy.write("".join(lines))
                 with raw.copy(

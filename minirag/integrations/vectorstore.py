@@ -308,54 +308,70 @@ def search(
     sparse_values: list[float],
     dense: list[float] | None,
     limit: int,
+    candidates: int | None = None,
     exclude_source_ids: Sequence[str] | None = None,
     score_threshold: float | None = None,
+    rrf_k: float = 60,
+    sparse_weight: float = 1.0,
+    dense_weight: float = 1.0,
 ) -> list[Hit]:
-    """Hybrid search (dense + sparse fused with RRF) when `dense` is given, sparse alone otherwise.
+    """Hybrid search (dense + sparse fused with weighted RRF) when `dense` is given, sparse alone otherwise.
 
-    `score_threshold` applies to the dense cosine similarity in hybrid mode and to the lexical score in
-    sparse mode. A missing collection (nothing ingested yet) gives [].
+    Hybrid: each leg returns its `candidates` best points (one batch request), fused here as
+    sparse_weight / (rrf_k + sparse rank) + dense_weight / (rrf_k + dense rank) — Qdrant's own RRF fusion
+    (server 1.15) takes neither weights nor k. `score_threshold` applies to the dense cosine similarity in
+    hybrid mode and to the lexical score in sparse mode. A missing collection (nothing ingested yet) gives [].
     """
     client = get_client()
     query_filter = tenant_filter(tenant_id=tenant_id, bot_id=bot_id, exclude_source_ids=exclude_source_ids)
     sparse = models.SparseVector(indices=sparse_indices, values=sparse_values)
+    depth = max(candidates or limit * 4, limit)
     with _guard("search"):
         if not client.collection_exists(name):
             return []
         if dense is not None:
-            prefetch = [
-                models.Prefetch(
-                    query=dense, using=DENSE_VECTOR, limit=limit * 4, filter=query_filter,
-                    score_threshold=score_threshold,
+            requests = [
+                models.QueryRequest(
+                    query=dense, using=DENSE_VECTOR, filter=query_filter, limit=depth,
+                    score_threshold=score_threshold, with_payload=True,
                 ),
             ]  # fmt: skip
             if sparse_indices:
-                prefetch.append(
-                    models.Prefetch(query=sparse, using=SPARSE_VECTOR, limit=limit * 4, filter=query_filter)
+                requests.append(
+                    models.QueryRequest(
+                        query=sparse, using=SPARSE_VECTOR, filter=query_filter, limit=depth, with_payload=True
+                    )
                 )
+            responses = client.query_batch_points(name, requests=requests)
+            weights = [dense_weight, sparse_weight][: len(responses)]
+            return fuse_rrf([response.points for response in responses], weights=weights, k=rrf_k, limit=limit)
+        if not sparse_indices:
+            return []
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
             response = client.query_points(
                 name,
-                prefetch=prefetch,
-                query=models.FusionQuery(fusion=models.Fusion.RRF),
+                query=sparse,
+                using=SPARSE_VECTOR,
                 query_filter=query_filter,
                 limit=limit,
+                score_threshold=score_threshold,
                 with_payload=True,
             )
-        else:
-            if not sparse_indices:
-                return []
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                response = client.query_points(
-                    name,
-                    query=sparse,
-                    using=SPARSE_VECTOR,
-                    query_filter=query_filter,
-                    limit=limit,
-                    score_threshold=score_threshold,
-                    with_payload=True,
-                )
     return [Hit(id=str(point.id), score=float(point.score), payload=point.payload or {}) for point in response.points]
+
+
+def fuse_rrf(rankings: Sequence[Sequence[Any]], *, weights: Sequence[float], k: float, limit: int) -> list[Hit]:
+    """Weighted reciprocal rank fusion of ranked point lists (ranks from 1); ties broken by point id."""
+    scores: dict[str, float] = {}
+    payloads: dict[str, dict[str, Any]] = {}
+    for points, weight in zip(rankings, weights, strict=True):
+        for rank, point in enumerate(points, start=1):
+            key = str(point.id)
+            scores[key] = scores.get(key, 0.0) + weight / (k + rank)
+            payloads.setdefault(key, point.payload or {})
+    best = sorted(scores.items(), key=lambda item: (-item[1], item[0]))[:limit]
+    return [Hit(id=key, score=score, payload=payloads[key]) for key, score in best]
 
 
 def collections_for_model(embedding_model: str) -> list[str]:

@@ -28,9 +28,25 @@ from sources.index.base import (
 
 logger = logging.getLogger("minirag.index")
 
+# Ranking knobs, read at query time (benchmarks set them on the module). Chosen on half of a labelled
+# collection's queries and checked on the other half (docs/benchmarks.md, "Lexical retrieval").
 BM25_K1 = 1.2
 BM25_B = 0.75
+# Hybrid fusion, weighted RRF: score = SPARSE_WEIGHT / (RRF_K + sparse rank) + DENSE_WEIGHT / (RRF_K + dense rank).
 RRF_K = 60
+SPARSE_WEIGHT = 1.0
+DENSE_WEIGHT = 1.0
+# Each leg keeps max(limit × CANDIDATE_FACTOR, MIN_CANDIDATES) candidates before fusion.
+CANDIDATE_FACTOR = 4
+MIN_CANDIDATES = 20
+# Pseudo-relevance feedback (RM3-style) on the sparse leg: the FEEDBACK_POOL best chunks of a first BM25 pass
+# are re-ranked with the query expanded by the FEEDBACK_TERMS terms that carry the most weight in its
+# FEEDBACK_DOCS best chunks (each chunk weighted by its score), which get FEEDBACK_WEIGHT of the query's total
+# weight. FEEDBACK_DOCS = 0 turns it off (one BM25 pass, as before).
+FEEDBACK_DOCS = 5
+FEEDBACK_TERMS = 20
+FEEDBACK_WEIGHT = 0.7
+FEEDBACK_POOL = 100
 MAX_POSTING_VALUE = 32767  # smallint
 
 NO_PGVECTOR = (
@@ -180,16 +196,26 @@ class PostgresIndex(KnowledgeIndex):
         _tuned_connections.add(raw)
 
     def search(self, *, bot_id: str, query: Query, limit: int, score_threshold: float | None) -> list[RetrievedChunk]:
-        candidates = max(limit * 4, 20)
+        candidates = max(limit * CANDIDATE_FACTOR, MIN_CANDIDATES)
         params: dict = {"bot": bot_id, "terms": list(query.terms), "candidates": candidates, "limit": limit}
         legs: list[str] = []
         ctes: list[str] = []
         if query.terms:
-            ctes.append(_SPARSE_CTES)
-            params.update(k1=BM25_K1, b=BM25_B)
+            params.update(k1=BM25_K1, b=BM25_B, sparse_weight=SPARSE_WEIGHT)
+            if FEEDBACK_DOCS > 0 and FEEDBACK_TERMS > 0 and FEEDBACK_WEIGHT > 0:
+                ctes.append(_SPARSE_FEEDBACK_CTES)
+                params.update(
+                    pool=max(FEEDBACK_POOL, candidates),
+                    feedback_docs=FEEDBACK_DOCS,
+                    feedback_terms=FEEDBACK_TERMS,
+                    feedback_weight=FEEDBACK_WEIGHT,
+                )
+            else:
+                ctes.append(_SPARSE_CTES)
+            ctes.append(_SPARSE_RANKED_CTE)
             lexical_threshold = score_threshold if query.dense is None else None
             params["sparse_min"] = lexical_threshold if lexical_threshold is not None else float("-inf")
-            legs.append("SELECT chunk_id, score, rank FROM sparse_ranked")
+            legs.append("SELECT chunk_id, score, rank, %(sparse_weight)s::float8 AS weight FROM sparse_ranked")
         dense_leg = query.dense is not None and query.space is not None
         if dense_leg:
             space_id = self._space_id(query.space, create=False)
@@ -204,14 +230,18 @@ class PostgresIndex(KnowledgeIndex):
                 ctes.append(_DENSE_CTES.format(cast=cast, space_id=int(space_id)))
                 params["vector"] = _vector_literal(query.dense)
                 params["dense_min"] = score_threshold if score_threshold is not None else -2.0
-                legs.append("SELECT chunk_id, similarity AS score, rank FROM dense_ranked")
+                params["dense_weight"] = DENSE_WEIGHT
+                legs.append(
+                    "SELECT chunk_id, similarity AS score, rank, %(dense_weight)s::float8 AS weight FROM dense_ranked"
+                )
         if not legs:
             return []
         if len(legs) == 1:
             fused = legs[0]
         else:
+            params["rrf_k"] = RRF_K
             fused = (
-                f"SELECT chunk_id, SUM(1.0 / ({RRF_K} + rank)) AS score, 0 AS rank "
+                "SELECT chunk_id, SUM(weight / (%(rrf_k)s::float8 + rank)) AS score, 0 AS rank "
                 f"FROM ({' UNION ALL '.join(legs)}) AS legs GROUP BY chunk_id"
             )
         sql = (
@@ -259,7 +289,7 @@ class PostgresIndex(KnowledgeIndex):
 # BM25 over the bot's postings, in one pass. Per query term (a handful of rows): its document frequency, counted
 # from the postings index alone, and its IDF, with the per-query constants folded in, so the per-posting work
 # is one float expression; N and the average length are sums over the bot's documents.
-_SPARSE_CTES = """
+_STATS_AND_QUERY_TERMS = """
 stats AS (
     SELECT GREATEST(COALESCE(SUM(d.indexed_chunks), 0), 1)::float8 AS n,
            GREATEST(COALESCE(SUM(d.lexical_terms)::float8 / NULLIF(SUM(d.indexed_chunks), 0), 1), 1) AS avgdl
@@ -277,7 +307,11 @@ query_terms AS MATERIALIZED (  -- computed once: inlined, the planner may re-cou
         SELECT count(*)::float8 AS df FROM sources_posting p WHERE p.bot_profile_id = %(bot)s AND p.term = t.term
     ) f
     WHERE f.df > 0
-),
+)"""
+
+_SPARSE_CTES = (
+    _STATS_AND_QUERY_TERMS
+    + """,
 sparse AS (
     SELECT p.chunk_id,
            SUM(q.weight * p.tf / (p.tf + q.norm_base + q.norm_per_term * p.length)) AS score
@@ -285,7 +319,63 @@ sparse AS (
     JOIN sources_posting p ON p.bot_profile_id = %(bot)s AND p.term = q.term
     GROUP BY p.chunk_id
     ORDER BY score DESC LIMIT %(candidates)s
+)"""
+)
+
+# The same first pass, kept to the FEEDBACK_POOL best chunks, then pseudo-relevance feedback. The pool's
+# postings are read once, through the chunk index (a few hundred rows per chunk, whatever the corpus size). The
+# relevance model of the FEEDBACK_DOCS best chunks (each term's share of a chunk, tf / length, weighted by the
+# chunk's score) picks the expansion terms. Their IDF is taken within the pool — what separates the pool's
+# chunks from each other is all a re-ranking of the pool needs, and no posting list is read end to end. The
+# pool is re-scored with (1 − w) × first-pass score + the expansion terms' BM25, their weights summing to
+# w × the number of query terms.
+_SPARSE_FEEDBACK_CTES = (
+    _STATS_AND_QUERY_TERMS
+    + """,
+first_pass AS MATERIALIZED (
+    SELECT p.chunk_id,
+           SUM(q.weight * p.tf / (p.tf + q.norm_base + q.norm_per_term * p.length)) AS score
+    FROM query_terms q
+    JOIN sources_posting p ON p.bot_profile_id = %(bot)s AND p.term = q.term
+    GROUP BY p.chunk_id
+    ORDER BY score DESC, p.chunk_id LIMIT %(pool)s
 ),
+pool_postings AS MATERIALIZED (
+    SELECT p.chunk_id, p.term, p.tf, p.length
+    FROM first_pass fp JOIN sources_posting p ON p.chunk_id = fp.chunk_id
+),
+feedback_terms AS MATERIALIZED (
+    SELECT pp.term, SUM(f.score * pp.tf / GREATEST(pp.length, 1)) AS mass
+    FROM (SELECT chunk_id, score FROM first_pass ORDER BY score DESC, chunk_id LIMIT %(feedback_docs)s) f
+    JOIN pool_postings pp ON pp.chunk_id = f.chunk_id
+    GROUP BY pp.term
+    ORDER BY mass DESC, pp.term LIMIT %(feedback_terms)s
+),
+expansion AS MATERIALIZED (
+    SELECT f.term,
+           %(feedback_weight)s::float8 * (SELECT count(*) FROM query_terms) * f.mass / SUM(f.mass) OVER ()
+               * ln(1 + (ps.size - d.df + 0.5) / (d.df + 0.5)) * (%(k1)s::float8 + 1) AS weight,
+           %(k1)s::float8 * (1 - %(b)s::float8) AS norm_base,
+           %(k1)s::float8 * %(b)s::float8 / st.avgdl AS norm_per_term
+    FROM feedback_terms f
+    JOIN (SELECT pp.term, count(*)::float8 AS df FROM pool_postings pp
+          WHERE pp.term IN (SELECT term FROM feedback_terms) GROUP BY pp.term) d ON d.term = f.term
+    CROSS JOIN (SELECT count(*)::float8 AS size FROM first_pass) ps
+    CROSS JOIN stats st
+),
+expansion_scores AS (
+    SELECT pp.chunk_id, SUM(e.weight * pp.tf / (pp.tf + e.norm_base + e.norm_per_term * pp.length)) AS score
+    FROM pool_postings pp JOIN expansion e ON e.term = pp.term
+    GROUP BY pp.chunk_id
+),
+sparse AS (
+    SELECT fp.chunk_id, (1 - %(feedback_weight)s::float8) * fp.score + COALESCE(es.score, 0) AS score
+    FROM first_pass fp LEFT JOIN expansion_scores es ON es.chunk_id = fp.chunk_id
+    ORDER BY score DESC, fp.chunk_id LIMIT %(candidates)s
+)"""
+)
+
+_SPARSE_RANKED_CTE = """
 sparse_ranked AS (
     SELECT chunk_id, score, row_number() OVER (ORDER BY score DESC, chunk_id) AS rank
     FROM sparse WHERE score >= %(sparse_min)s

@@ -5,15 +5,26 @@ One collection per embedding space (`minirag_sparse` for sparse-only bots); poin
 Qdrant cannot join a database transaction, so removals run after the retiring transaction commits; a
 removal that fails marks the sources `purge_pending` (excluded from retrieval) and a task retries it.
 Every hit is checked against the database: only chunks of an active source's current version answer.
+
+Lexical (BM25) scoring here, compared with the PostgreSQL index:
+- length normalisation uses the bot's real average chunk length, taken when a batch is written (the documents'
+  `indexed_chunks`/`lexical_terms` counters, kept by both backends): points written early in a bot's life keep
+  the average of that moment;
+- the IDF is Qdrant's `Modifier.IDF`, computed by the server over the whole collection — every tenant's and
+  bot's points in it — not per tenant (Qdrant 1.19 can narrow it to a tenant with the `idf.corpus` query
+  parameter; the pinned server and client, 1.15, cannot);
+- no pseudo-relevance feedback; hybrid fusion is the same weighted RRF with the same knobs
+  (sources.index.postgres: RRF_K, SPARSE_WEIGHT, DENSE_WEIGHT, CANDIDATE_FACTOR).
 """
 
 import logging
 from collections.abc import Sequence
 
 from django.db import connection, transaction
-from django.db.models import F
+from django.db.models import F, Sum
 
 from minirag.integrations import vectorstore
+from sources.index import postgres as fusion
 from sources.index.base import (
     Batch,
     DenseSpace,
@@ -22,7 +33,7 @@ from sources.index.base import (
     Query,
     RetrievedChunk,
 )
-from sources.models import Chunk, Source
+from sources.models import Chunk, Document, Source
 from sources.pipeline import lexical
 
 logger = logging.getLogger("minirag.index")
@@ -50,10 +61,21 @@ class QdrantIndex(KnowledgeIndex):
 
     def write(self, batch: Batch) -> None:
         tenant_id = _tenant_id()
+        if not batch.entries:
+            return
+        # The bot's statistics move in the caller's transaction, as the PostgreSQL index's do.
+        Document.objects.filter(pk=batch.document_id).update(
+            indexed_chunks=F("indexed_chunks") + len(batch.entries),
+            lexical_terms=F("lexical_terms") + sum(entry.length for entry in batch.entries),
+        )
+        totals = Document.objects.filter(source__bot_profile_id=batch.bot_id).aggregate(
+            chunks=Sum("indexed_chunks"), terms=Sum("lexical_terms")
+        )
+        average_length = (totals["terms"] or 0) / max(totals["chunks"] or 0, 1) or lexical.AVERAGE_DOCUMENT_TERMS
         points = []
         for entry in batch.entries:
             # Qdrant applies the IDF itself (collection modifier); the document side carries saturated tf.
-            weights = lexical.saturated_weights(entry.terms, entry.length)
+            weights = lexical.saturated_weights(entry.terms, entry.length, average_length=max(average_length, 1.0))
             points.append(
                 vectorstore.PointData(
                     id=entry.point_id,
@@ -104,6 +126,7 @@ class QdrantIndex(KnowledgeIndex):
             vectorstore.delete_points(tenant_id=_tenant_id(), source_ids=ids)
         except vectorstore.VectorStoreError as error:
             raise KnowledgeIndexError(str(error)) from error
+        Document.objects.filter(source_id__in=ids).update(indexed_chunks=0, lexical_terms=0)
 
     def stored_vectors(self, *, chunks: Sequence[tuple[str, str]], model: str) -> dict[str, list[float]]:
         by_point = {point_id: chunk_id for chunk_id, point_id in chunks}
@@ -139,8 +162,12 @@ class QdrantIndex(KnowledgeIndex):
                 sparse_values=[1.0] * len(indices),
                 dense=query.dense,
                 limit=limit * 2 + 5,  # room for hits the database check below drops (superseded versions)
+                candidates=max(limit * fusion.CANDIDATE_FACTOR, fusion.MIN_CANDIDATES),
                 exclude_source_ids=[str(pk) for pk in pending_purge],
                 score_threshold=score_threshold,
+                rrf_k=fusion.RRF_K,
+                sparse_weight=fusion.SPARSE_WEIGHT,
+                dense_weight=fusion.DENSE_WEIGHT,
             )
         except vectorstore.VectorStoreError as error:
             raise KnowledgeIndexError(str(error)) from error
