@@ -23,7 +23,7 @@ def tenant_migration_keys() -> set[tuple[str, str]]:
     """(app, name) of every migration of the tenant apps, read from disk (no database)."""
     from django.db.migrations.loader import MigrationLoader
 
-    from tenants.schema import tenant_app_labels
+    from minirag.tenancy import tenant_app_labels
 
     labels = set(tenant_app_labels())
     loader = MigrationLoader(None, ignore_no_migrations=True)
@@ -33,10 +33,9 @@ def tenant_migration_keys() -> set[tuple[str, str]]:
 def schemas_missing_migrations(expected: set[tuple[str, str]] | None = None) -> list[str]:
     """Tenant schemas that lack at least one of the `expected` migrations (default: every tenant-app migration
     on disk), or their django_migrations table. One catalog query plus one query per 500 schemas."""
-    from django_tenants.utils import get_public_schema_name
+    from django_tenants.utils import get_public_schema_name, get_tenant_model
 
-    from tenants.models import Tenant
-
+    Tenant = get_tenant_model()
     expected = tenant_migration_keys() if expected is None else expected
     quote = connection.ops.quote_name
     connection.set_schema_to_public()

@@ -54,6 +54,12 @@ def for_each_tenant(callback: Callable[[Any], Any], *, active_only: bool = False
             yield tenant, callback(tenant)
 
 
+def tenant_app_labels() -> list[str]:
+    """The labels of the apps whose tables live in every tenant's schema (TENANT_APPS not also shared)."""
+    shared = {app.rsplit(".", 1)[-1] for app in settings.SHARED_APPS}
+    return [app.rsplit(".", 1)[-1] for app in settings.TENANT_APPS if app.rsplit(".", 1)[-1] not in shared]
+
+
 def current_schema() -> str:
     return getattr(connection, "schema_name", PUBLIC_SCHEMA)
 

@@ -9,18 +9,13 @@ known migration is recorded as applied, so later `migrate_schemas` runs apply on
 from functools import lru_cache
 
 from django.apps import apps
-from django.conf import settings
 from django.db import connection
 from django.db.migrations.loader import MigrationLoader
 from django.db.migrations.recorder import MigrationRecorder
 from django_tenants.utils import get_public_schema_name
 
+from minirag.tenancy import tenant_app_labels
 from tenants.signals import tenant_schema_created
-
-
-def tenant_app_labels() -> list[str]:
-    shared = {app.rsplit(".", 1)[-1] for app in settings.SHARED_APPS}
-    return [app.rsplit(".", 1)[-1] for app in settings.TENANT_APPS if app.rsplit(".", 1)[-1] not in shared]
 
 
 @lru_cache(maxsize=1)

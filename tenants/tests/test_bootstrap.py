@@ -6,9 +6,8 @@ from django.core.management.base import CommandError
 from django.db import connection
 from django.db.migrations.executor import MigrationExecutor
 
-from minirag.tenancy import tenant_context
+from minirag.tenancy import tenant_app_labels, tenant_context
 from tenants.models import ApiToken, Tenant, User, schema_name_for_slug
-from tenants.schema import tenant_app_labels
 
 pytestmark = pytest.mark.django_db
 
