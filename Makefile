@@ -10,7 +10,7 @@ help:
 	@echo "make run    - set up (venv, deps, database, broker, migrations, demo tenant), start web + worker + beat"
 	@echo "make test   - set up and run the whole test suite (embedded PostgreSQL with pgvector, embedded Redis)"
 	@echo "make doctor - check the configuration and the running services (works next to make run)"
-	@echo "make lint   - ruff"
+	@echo "make lint   - ruff and the import contracts (import-linter, .importlinter)"
 	@echo "make bench  - run the benchmarks in bench/"
 
 $(PY):
@@ -33,6 +33,7 @@ doctor: $(STAMP)
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
+	$(VENV)/bin/lint-imports  # the import contracts in .importlinter (layers, foundation, integrations)
 
 format: $(STAMP)
 	$(VENV)/bin/ruff format .
