@@ -12,6 +12,10 @@ BM25-style with Qdrant's IDF modifier) vector; `minirag_dense_<model>_<dim>` hol
 vector `dense` (cosine) and the same lexical vector, so bots with different embedding models coexist.
 Every point carries `tenant_id`; `tenant_filter` is the one function that builds the tenant/bot/source
 filter, and every search and delete goes through it.
+
+The IDF of the lexical vector is Qdrant's (`Modifier.IDF`), computed by the server over the whole collection,
+so tenants sharing a collection share it. Qdrant 1.19 can narrow it to one tenant (the `idf.corpus` query
+parameter); the pinned server and client (1.15) cannot, and no client-side workaround is exact.
 """
 
 import hashlib
