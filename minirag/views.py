@@ -10,6 +10,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from minirag.api import docs
+from minirag.api.base import TenantAPIView
 from minirag.api.exceptions import NESTED_TOO_DEEPLY, unavailable_detail
 from minirag.health import detailed_health, system_health
 
@@ -58,7 +59,7 @@ class SystemHealthView(APIView):
 
 
 @docs.system_health_detailed_docs
-class SystemHealthDetailedView(APIView):
+class SystemHealthDetailedView(TenantAPIView):
     """Dependency status plus the caller's tenant's own counts (auth, any role). No global statistics and no
     connection strings."""
 

@@ -18,19 +18,12 @@ from tenants.models import ApiToken, Tenant, User, hash_token
 
 @dataclass(frozen=True)
 class AuthContext:
+    """A resolved credential: `request.auth` in API views. The role is `user.role`, as loaded for this request."""
+
     tenant: Tenant
     user: User
-    role: str
     token_id: uuid.UUID | None
     method: str  # "api_token" or "jwt"
-
-    @property
-    def tenant_id(self) -> uuid.UUID:
-        return self.tenant.id
-
-    @property
-    def user_id(self) -> uuid.UUID:
-        return self.user.id
 
 
 def _check_active(user: User | None, tenant: Tenant | None) -> None:
@@ -58,9 +51,7 @@ def resolve_api_token(raw_token: str) -> AuthContext:
     if token.last_used_at is None or now - token.last_used_at >= touch_every:
         # At most one write per token per interval, never a commit per request.
         ApiToken.objects.filter(pk=token.pk).update(last_used_at=now)
-    return AuthContext(
-        tenant=token.tenant, user=token.user, role=token.user.role, token_id=token.id, method="api_token"
-    )
+    return AuthContext(tenant=token.tenant, user=token.user, token_id=token.id, method="api_token")
 
 
 def resolve_jwt(raw_token: str) -> AuthContext:
@@ -77,8 +68,8 @@ def resolve_jwt(raw_token: str) -> AuthContext:
     if user is None or user.tenant_id != tenant_id:
         raise AuthenticationError("Invalid or expired JWT")
     _check_active(user, user.tenant)
-    # The role is the user's current role, never the claim: a demotion takes effect at once.
-    return AuthContext(tenant=user.tenant, user=user, role=user.role, token_id=None, method="jwt")
+    # The role is the user's current role (user.role), never a claim: a demotion takes effect at once.
+    return AuthContext(tenant=user.tenant, user=user, token_id=None, method="jwt")
 
 
 def resolve_bearer(raw_token: str) -> AuthContext:

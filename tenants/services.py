@@ -369,17 +369,22 @@ def api_token_revoke(*, token: ApiToken, actor: User | None = None) -> ApiToken:
 # --- Users ---------------------------------------------------------------------------------------------
 
 
-def _ensure_can_grant(*, actor_role: str, role: str) -> None:
-    if actor_role not in (Role.OWNER, Role.ADMIN):
+def _ensure_manager(actor: User) -> None:
+    if not actor.is_manager:
         raise PermissionDenied("Only owners and admins can manage users")
-    if role == Role.OWNER and actor_role != Role.OWNER:
+
+
+def _ensure_can_grant(*, actor: User, role: str) -> None:
+    _ensure_manager(actor)
+    if role == Role.OWNER and actor.role != Role.OWNER:
         raise PermissionDenied("Only owners can create or promote owners")
 
 
 def user_create(
-    *, tenant: Tenant, actor_role: str, email: str, password: str, display_name: str = "", role: str = Role.MEMBER
+    *, tenant: Tenant, actor: User, email: str, password: str, display_name: str = "", role: str = Role.MEMBER
 ) -> User:
-    _ensure_can_grant(actor_role=actor_role, role=role)
+    """Create a user of `tenant`. `actor` (the caller) must be an owner or admin; only an owner creates an owner."""
+    _ensure_can_grant(actor=actor, role=role)
     check_password_policy(password)
     email = email.strip()
     if User.objects.filter(tenant=tenant, email__iexact=email).exists():
@@ -403,14 +408,13 @@ def _active_owner_count(tenant: Tenant, *, lock: bool) -> int:
 
 
 @transaction.atomic
-def user_update(*, tenant: Tenant, actor: User, actor_role: str, user: User, changes: dict) -> User:
+def user_update(*, tenant: Tenant, actor: User, user: User, changes: dict) -> User:
     """Apply a partial update. Role rules: owners/admins only; only an owner grants or changes an owner."""
-    if actor_role not in (Role.OWNER, Role.ADMIN):
-        raise PermissionDenied("Only owners and admins can manage users")
+    _ensure_manager(actor)
     new_role = changes.get("role", user.role)
     if Role.OWNER in (new_role, user.role) and new_role != user.role:
-        _ensure_can_grant(actor_role=actor_role, role=Role.OWNER)
-    if user.role == Role.OWNER and actor_role != Role.OWNER and changes:
+        _ensure_can_grant(actor=actor, role=Role.OWNER)
+    if user.role == Role.OWNER and actor.role != Role.OWNER and changes:
         raise PermissionDenied("Only owners can change an owner")
     demotes_owner = (
         user.role == Role.OWNER and user.is_active and (new_role != Role.OWNER or changes.get("is_active") is False)
@@ -433,11 +437,11 @@ def user_update(*, tenant: Tenant, actor: User, actor_role: str, user: User, cha
 
 
 @transaction.atomic
-def user_deactivate(*, tenant: Tenant, actor_role: str, user: User) -> User:
-    """Soft-deactivate. The user's API tokens and JWTs stop working on their next request."""
-    if actor_role not in (Role.OWNER, Role.ADMIN):
-        raise PermissionDenied("Only owners and admins can manage users")
-    if user.role == Role.OWNER and actor_role != Role.OWNER:
+def user_deactivate(*, tenant: Tenant, actor: User, user: User) -> User:
+    """Soft-deactivate (owners and admins; only an owner deactivates an owner). The user's API tokens and JWTs
+    stop working on their next request."""
+    _ensure_manager(actor)
+    if user.role == Role.OWNER and actor.role != Role.OWNER:
         raise PermissionDenied("Only owners can change an owner")
     if not user.is_active:
         return user
@@ -445,14 +449,4 @@ def user_deactivate(*, tenant: Tenant, actor_role: str, user: User) -> User:
         raise Conflict("The last active owner cannot be deactivated")
     user.is_active = False
     user.save(update_fields=["is_active", "updated_at"])
-    return user
-
-
-def operator_ensure(*, email: str, password: str) -> User:
-    """Create or update a platform operator (superuser without a tenant)."""
-    user = User.objects.filter(Q(tenant__isnull=True) & Q(email__iexact=email)).first()
-    if user is None:
-        return User.objects.create_superuser(email=email, password=password)
-    user.set_password(password)
-    user.save(update_fields=["password"])
     return user

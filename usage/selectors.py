@@ -1,27 +1,35 @@
-"""Usage and feedback statistics (`/v1/stats`), each computed with a few aggregate queries.
+"""Usage statistics (`/v1/stats/usage…`, cost, pricing) and quota use, each computed with a few aggregate queries.
 
 Costs are the USD amounts stored with every UsageEvent when it was recorded (LiteLLM's cost map at that
 time), so a later price change does not rewrite history. Windows (`days`) end now and start `days` × 24 h ago.
+
+usage reads only its own tables. Rows per bot carry the bot's id; its name is added by the bots app
+(bots.stats.with_bot_names). What other apps store (sources, chunks, bots, chat requests) is counted by counters
+those apps register from their AppConfig.ready() (`register_size_counter`, `register_rate_counter`).
 """
 
 import datetime as dt
+from collections.abc import Callable, Iterable
 from decimal import Decimal
-from uuid import UUID
 
-from django.db.models import Count, Q, QuerySet, Sum
+from django.core.exceptions import ImproperlyConfigured
+from django.db.models import Count, QuerySet, Sum
 from django.db.models.functions import Coalesce, TruncDate
 from django.utils import timezone
 
+from minirag import counters
 from minirag.integrations.pricing import (
     DEFAULT_COMPLETION_COST_PER_1M,
     DEFAULT_PROMPT_COST_PER_1M,
     known_models,
     price_per_1m,
 )
-from usage.models import UsageEvent
+from usage import plans
+from usage.models import UsageEvent, UsageKind
 
 DAYS_MIN = 1
 DAYS_MAX = 3650
+COUNTER_TTL = {"day": 2 * 86400, "month": 32 * 86400}  # a rate counter outlives its period by a day
 
 
 def _since(days: int | None) -> dt.datetime | None:
@@ -49,31 +57,15 @@ def _token_sums() -> dict:
     }
 
 
-def _bot_names(bot_ids) -> dict:
-    from bots.models import BotProfile
-
-    ids = [bot_id for bot_id in set(bot_ids) if bot_id is not None]
-    if not ids:
-        return {}
-    return dict(BotProfile.objects.filter(pk__in=ids).values_list("id", "name"))
-
-
 # --- Overview and usage ---------------------------------------------------------------------------------
 
 
-def stats_overview() -> dict:
-    """Counts of active bots and sources (soft-deleted rows excluded), chats, and all-time tokens."""
-    from bots.models import BotProfile
-    from chat.models import Chat
-    from sources.models import Source
-
+def token_totals() -> dict:
+    """All-time prompt, completion and total tokens (the overview's share of usage): one query."""
     tokens = UsageEvent.objects.order_by().aggregate(
         prompt=Coalesce(Sum("prompt_tokens"), 0), completion=Coalesce(Sum("completion_tokens"), 0)
     )
     return {
-        "bot_profiles": BotProfile.objects.filter(is_active=True).count(),
-        "sources": Source.objects.filter(is_active=True).count(),
-        "chats": Chat.objects.count(),
         "total_prompt_tokens": tokens["prompt"],
         "total_completion_tokens": tokens["completion"],
         "total_tokens": tokens["prompt"] + tokens["completion"],
@@ -103,18 +95,16 @@ def usage_daily(*, days: int | None) -> list[dict]:
 
 
 def usage_by_bot(*, days: int | None) -> list[dict]:
-    """Tokens, calls and cost per (bot, model), largest total first. Bot names in one extra query."""
-    rows = list(
+    """Tokens, calls and cost per (bot, model), largest total first (bots.stats.with_bot_names names them)."""
+    rows = (
         _events(days)
         .values("bot_profile_id", "model")
         .annotate(**_token_sums(), cost=Coalesce(Sum("cost_usd"), Decimal(0)))
         .order_by("-total_tokens", "model")
     )
-    names = _bot_names(row["bot_profile_id"] for row in rows)
     return [
         {
             "bot_profile_id": str(row["bot_profile_id"]) if row["bot_profile_id"] else None,
-            "bot_name": names.get(row["bot_profile_id"]),
             "model": row["model"],
             "prompt_tokens": row["prompt_tokens"],
             "completion_tokens": row["completion_tokens"],
@@ -153,7 +143,8 @@ def usage_by_model(*, days: int | None) -> list[dict]:
 
 
 def cost_estimate(*, days: int) -> dict:
-    """Cost over the window, the average per day with usage, and that average projected over 30 days."""
+    """Cost over the window, the average per day with usage, and that average projected over 30 days; `by_bot`
+    rows carry bot ids (bots.stats.with_bot_names names them)."""
     window = _events(days)
     totals = window.aggregate(
         cost=Coalesce(Sum("cost_usd"), Decimal(0)),
@@ -186,133 +177,76 @@ def pricing() -> dict:
     }
 
 
-# --- Feedback ------------------------------------------------------------------------------------------
-
-
-def _assistant_messages(*, days: int, bot_profile_id: UUID | None):
-    from chat.models import Message, MessageRole
-
-    queryset = Message.objects.filter(role=MessageRole.ASSISTANT, created_at__gte=_since(days)).order_by()
-    if bot_profile_id is not None:
-        queryset = queryset.filter(chat__bot_profile_id=bot_profile_id)
-    return queryset
-
-
-def _feedback_counts() -> dict:
-    return {
-        "total_messages": Count("id"),
-        "positive_count": Count("id", filter=Q(feedback="positive")),
-        "negative_count": Count("id", filter=Q(feedback="negative")),
-    }
-
-
-def _rate(with_feedback: int, total: int) -> float:
-    return round(100.0 * with_feedback / total, 2) if total else 0.0
-
-
-def feedback_summary(*, days: int, bot_profile_id: UUID | None = None) -> dict:
-    """Feedback on assistant messages in the window: totals, rate (% with any feedback) and per bot."""
-    messages = _assistant_messages(days=days, bot_profile_id=bot_profile_id)
-    totals = messages.aggregate(**_feedback_counts())
-    rows = list(messages.values("chat__bot_profile_id").annotate(**_feedback_counts()).order_by("-total_messages"))
-    names = _bot_names(row["chat__bot_profile_id"] for row in rows)
-    with_feedback = totals["positive_count"] + totals["negative_count"]
-    return {
-        "total_messages": totals["total_messages"],
-        "total_with_feedback": with_feedback,
-        "positive_count": totals["positive_count"],
-        "negative_count": totals["negative_count"],
-        "feedback_rate": _rate(with_feedback, totals["total_messages"]),
-        "by_bot": [
-            {
-                "bot_profile_id": str(row["chat__bot_profile_id"]),
-                "bot_name": names.get(row["chat__bot_profile_id"]),
-                "positive_count": row["positive_count"],
-                "negative_count": row["negative_count"],
-                "total_messages": row["total_messages"],
-                "feedback_rate": _rate(row["positive_count"] + row["negative_count"], row["total_messages"]),
-            }
-            for row in rows
-        ],
-    }
-
-
-def feedback_trend(*, days: int, bot_profile_id: UUID | None = None) -> list[dict]:
-    """Feedback counts per UTC date, oldest first."""
-    rows = (
-        _assistant_messages(days=days, bot_profile_id=bot_profile_id)
-        .annotate(date=TruncDate("created_at", tzinfo=dt.UTC))
-        .values("date")
-        .annotate(**_feedback_counts())
-        .order_by("date")
-    )
-    return [
-        {
-            "date": row["date"].isoformat(),
-            "positive_count": row["positive_count"],
-            "negative_count": row["negative_count"],
-            "total_messages": row["total_messages"],
-        }
-        for row in rows
-    ]
-
-
 # --- Quotas ----------------------------------------------------------------------------------------------
+
+
+# Counters of what other apps store, registered from their AppConfig.ready(): {quota: count function}.
+_size_counters: dict[str, Callable[[list[str]], dict[str, int]]] = {}
+_rate_counters: dict[str, Callable[[dt.datetime], int]] = {}
+
+
+def register_size_counter(quotas: Iterable[str], count: Callable[[list[str]], dict[str, int]]) -> None:
+    """`count(quotas)` returns the current use of those size-like quotas ({quota: int}), in one query."""
+    for quota in quotas:
+        _size_counters[quota] = count
+
+
+def register_rate_counter(quota: str, count_since: Callable[[dt.datetime], int]) -> None:
+    """`count_since(since)` returns the database's count for a rate-like quota since `since`."""
+    _rate_counters[quota] = count_since
+
+
+def _counter(registry: dict, quota: str):
+    try:
+        return registry[quota]
+    except KeyError:
+        raise ImproperlyConfigured(f"No counter is registered for the quota {quota!r}") from None
 
 
 def rate_quota_seed(*, quota: str, since: dt.datetime) -> int:
     """The database's count for a rate-like quota since `since` (seeds its cache counter): one aggregate query."""
     if quota == "tokens_per_month":
-        from usage.models import UsageKind
-
         return (
             UsageEvent.objects.filter(created_at__gte=since, kind__in=(UsageKind.CHAT, UsageKind.TITLE))
             .order_by()
             .aggregate(total=Coalesce(Sum("total_tokens"), 0))["total"]
         )
-    if quota == "chat_requests_per_day":
-        from chat.models import Message, MessageRole
-
-        return Message.objects.filter(created_at__gte=since, role=MessageRole.USER).order_by().count()
-    raise ValueError(f"{quota} is not a rate-like quota")
+    if quota not in plans.RATE_QUOTAS:
+        raise ValueError(f"{quota} is not a rate-like quota")
+    return _counter(_rate_counters, quota)(since)
 
 
 def size_quota_usage(*, quotas) -> dict[str, int]:
-    """Current use of the size-like `quotas` (sources, chunks, upload_bytes, bots): one query in all."""
-    from django.db import connection
+    """Current use of the size-like `quotas` (sources, chunks, upload_bytes, bots): one query per app counting."""
+    by_counter: dict[Callable, list[str]] = {}
+    for quota in quotas:
+        by_counter.setdefault(_counter(_size_counters, quota), []).append(quota)
+    used: dict[str, int] = {}
+    for count, counted in by_counter.items():
+        found = count(counted)
+        used.update({quota: int(found[quota]) for quota in counted})
+    return used
 
-    from bots.models import BotProfile
-    from sources.models import Source, SourceType
 
-    quote = connection.ops.quote_name
-    sources, bots = quote(Source._meta.db_table), quote(BotProfile._meta.db_table)
-    columns = {
-        "sources": "count(*)",
-        "chunks": "coalesce(sum(chunk_count), 0)",
-        # file_size is written by the upload service; anything else in a config is not counted
-        "upload_bytes": "coalesce(sum(CASE WHEN source_type = %s AND (config ->> 'file_size') ~ '^[0-9]{1,18}$' "
-        "THEN (config ->> 'file_size')::bigint END), 0)",
-        "bots": f"(SELECT count(*) FROM {bots} WHERE is_active)",
-    }
-    wanted = [name for name in columns if name in set(quotas)]
-    if not wanted:
-        return {}
-    # count(*) keeps this an aggregate: exactly one row, even with no active source
-    selected = ["sources", *(name for name in wanted if name != "sources")]
-    params = [SourceType.UPLOAD] if "upload_bytes" in wanted else []
-    with connection.cursor() as cursor:
-        cursor.execute(f"SELECT {', '.join(columns[name] for name in selected)} FROM {sources} WHERE is_active", params)
-        row = dict(zip(selected, cursor.fetchone(), strict=True))
-    return {name: int(row[name] or 0) for name in wanted}
+def counter_key(tenant, quota: str, now) -> str:
+    return f"quota:{tenant.id}:{quota}:{plans.period_key(plans.QUOTAS[quota].period, now)}"
+
+
+def rate_quota_used(tenant, quota: str, now=None) -> int:
+    """This period's use of a rate-like quota: the shared counter, seeded from the database when missing."""
+    now = now or timezone.now()
+    period = plans.QUOTAS[quota].period
+    seed = lambda: rate_quota_seed(quota=quota, since=plans.period_start(period, now))  # noqa: E731
+    try:
+        return counters.get_or_seed(counter_key(tenant, quota, now), seed, timeout=COUNTER_TTL[period])
+    except counters.CacheUnavailable:
+        return seed()
 
 
 def quota_usage(*, tenant) -> dict[str, dict]:
     """{quota: {"used", "limit"}} for every quota of the tenant's plan (limit None = unlimited), for
-    GET /v1/tenants/me and the console. One query for the size-like quotas; a limited rate-like quota comes from
-    its cache counter (one aggregate query when not cached), an unlimited one (not counted) from the database."""
-    from usage import plans
-    from usage.services import rate_quota_used
-
+    GET /v1/tenants/me and the console. One query per app for the size-like quotas; a limited rate-like quota comes
+    from its cache counter (one aggregate query when not cached), an unlimited one (not counted) from the database."""
     limits = plans.plan_limits(tenant)
     used = size_quota_usage(quotas=plans.SIZE_QUOTAS)
     now = timezone.now()

@@ -3,26 +3,30 @@
 Quota checks are cheap by design: rate-like quotas (tokens per month, chat requests per day) are counters in
 the shared cache (minirag.counters; seeded from one aggregate query when missing, e.g. at a new period or after
 a Redis restart), and size-like quotas (sources, chunks, upload bytes, bots) are read with one aggregate query
-when something is created. A plan without a limit costs nothing. Reaching 80 % and 100 % of a quota emits
+(per app that stores them: the counters those apps register, see usage.selectors) when something is created. A
+plan without a limit costs nothing. Reaching 80 % and 100 % of a quota emits
 `usage.threshold` once per quota, period and threshold (recorded as QuotaNotice).
 """
 
 import logging
 from uuid import UUID
 
+from django.conf import settings
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from minirag import counters, events
 from minirag.errors import QuotaExceeded
 from minirag.integrations.pricing import cost_usd
+from minirag.tenancy import tenant_context
+from tenants.models import Tenant
 from usage import plans, selectors
 from usage.models import QuotaNotice, UsageEvent, UsageKind
+from usage.selectors import COUNTER_TTL, counter_key, rate_quota_used
 
 logger = logging.getLogger("minirag.usage")
 
 TOKEN_KINDS = (UsageKind.CHAT, UsageKind.TITLE)
-_COUNTER_TTL = {"day": 2 * 86400, "month": 32 * 86400}
 
 
 def usage_record(
@@ -85,21 +89,6 @@ def _exceeded(tenant, quota: str, limit: int, extra: str, *, resets=None) -> Quo
     return QuotaExceeded(detail, quota=quota, status_code=spec.status_code, retry_after=retry_after)
 
 
-def counter_key(tenant, quota: str, now) -> str:
-    return f"quota:{tenant.id}:{quota}:{plans.period_key(plans.QUOTAS[quota].period, now)}"
-
-
-def rate_quota_used(tenant, quota: str, now=None) -> int:
-    """This period's use of a rate-like quota: the shared counter, seeded from the database when missing."""
-    now = now or timezone.now()
-    period = plans.QUOTAS[quota].period
-    seed = lambda: selectors.rate_quota_seed(quota=quota, since=plans.period_start(period, now))  # noqa: E731
-    try:
-        return counters.get_or_seed(counter_key(tenant, quota, now), seed, timeout=_COUNTER_TTL[period])
-    except counters.CacheUnavailable:
-        return seed()
-
-
 def quota_admit_chat(*, tenant) -> None:
     """Admit one chat request for `tenant`, or raise QuotaExceeded (429) naming the quota.
 
@@ -120,8 +109,8 @@ def quota_admit_chat(*, tenant) -> None:
     since = plans.period_start("day", now)
     seed = lambda: selectors.rate_quota_seed(quota="chat_requests_per_day", since=since)  # noqa: E731
     try:
-        counters.get_or_seed(key, seed, timeout=_COUNTER_TTL["day"])
-        count = counters.incr(key, timeout=_COUNTER_TTL["day"])
+        counters.get_or_seed(key, seed, timeout=COUNTER_TTL["day"])
+        count = counters.incr(key, timeout=COUNTER_TTL["day"])
     except counters.CacheUnavailable:
         count = seed() + 1
     if count > request_limit:
@@ -139,7 +128,7 @@ def quota_check(*, adding: dict[str, int], tenant=None) -> None:
     `chunks` are made by ingestion, so {"chunks": 1} means "the new source needs room for one chunk". The
     tenant defaults to the connection's. Reaching 80 % / 100 % of `sources`, `bots` or `upload_bytes` emits
     `usage.threshold` once the transaction commits (chunk thresholds are checked after each ingestion).
-    One aggregate query when a checked quota has a limit; none otherwise.
+    One aggregate query per app counting a checked quota that has a limit; none otherwise.
     """
     tenant = tenant or _current_tenant()
     if tenant is None:
@@ -174,8 +163,6 @@ def quota_check_chunk_thresholds(*, tenant=None) -> None:
 
 def _count_tokens(tenant, tokens: int, when) -> None:
     """After commit: add a call's tokens to this month's counter and notify crossed thresholds."""
-    from minirag.tenancy import tenant_context
-
     try:
         with tenant_context(tenant):
             limit = plans.plan_limits(tenant)["tokens_per_month"]
@@ -200,8 +187,6 @@ def _notify_crossings(tenant, quota: str, *, before: int, after: int, limit: int
 
 
 def quota_thresholds() -> tuple[int, ...]:
-    from django.conf import settings
-
     return tuple(settings.QUOTA_THRESHOLDS)
 
 
@@ -238,9 +223,6 @@ def on_event(schema_name: str, event: str, payload: dict) -> None:
     """minirag.events subscriber: after an ingestion, check the chunk thresholds in that tenant's schema."""
     if event != events.SOURCE_INGESTED:
         return
-    from minirag.tenancy import tenant_context
-    from tenants.models import Tenant
-
     current = _current_tenant()
     tenant = current if current is not None and current.schema_name == schema_name else None
     tenant = tenant or Tenant.objects.filter(schema_name=schema_name).first()

@@ -1,4 +1,3 @@
-from django.db import connection
 from rest_framework import serializers
 
 from bots.models import (
@@ -10,6 +9,7 @@ from bots.models import (
     BotProfile,
 )
 from bots.services import CREDENTIAL_KEYS
+from minirag.api.fields import TenantIdField
 from minirag.integrations import rerank
 from minirag.netguard import UnsafeURLError, validate_url_syntax
 
@@ -103,7 +103,7 @@ class BotProfileUpdateSerializer(BotProfileCreateSerializer):
 
 
 class BotProfileReadSerializer(serializers.ModelSerializer):
-    tenant_id = serializers.SerializerMethodField()
+    tenant_id = TenantIdField()
     has_credentials = serializers.BooleanField(read_only=True)
 
     class Meta:
@@ -129,6 +129,3 @@ class BotProfileReadSerializer(serializers.ModelSerializer):
             "updated_at",
         ]
         read_only_fields = fields
-
-    def get_tenant_id(self, obj) -> str:
-        return str(connection.tenant.id)

@@ -1,18 +1,17 @@
 from drf_spectacular.utils import OpenApiResponse, extend_schema
-from rest_framework import status, viewsets
+from rest_framework import status
 from rest_framework.response import Response
 
 from bots import selectors, services
 from bots.api import docs
 from bots.api import serializers as s
+from minirag.api.base import TenantViewSet
 from minirag.api.lookups import UUID_LOOKUP
 from minirag.api.pagination import BoundedListPagination
-from minirag.api.permissions import IsTenantMember
 
 
 @docs.bot_profile_docs
-class BotProfileViewSet(viewsets.ViewSet):
-    permission_classes = [IsTenantMember]
+class BotProfileViewSet(TenantViewSet):
     lookup_value_regex = UUID_LOOKUP
     pagination_class = BoundedListPagination
 

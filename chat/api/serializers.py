@@ -2,13 +2,13 @@ from django.conf import settings
 from rest_framework import serializers
 
 from chat.models import Chat, Feedback, Message
+from minirag.api.fields import TenantIdField
 
 
 class ChatReadSerializer(serializers.ModelSerializer):
     """A conversation with a bot: its title, size and token totals."""
 
-    # The tenant is the request's (each tenant's chats live in its own schema), not a column.
-    tenant_id = serializers.SerializerMethodField()
+    tenant_id = TenantIdField()
 
     class Meta:
         model = Chat
@@ -23,9 +23,6 @@ class ChatReadSerializer(serializers.ModelSerializer):
             "created_at",
             "updated_at",
         ]
-
-    def get_tenant_id(self, obj) -> str:
-        return str(self.context["tenant_id"])
 
 
 class MessageReadSerializer(serializers.ModelSerializer):

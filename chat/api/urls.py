@@ -1,6 +1,6 @@
 from django.urls import path
 
-from chat.api import views
+from chat.api import stats, views
 
 urlpatterns = [
     path("chat", views.ChatView.as_view(), name="chat"),
@@ -13,4 +13,10 @@ urlpatterns = [
         views.MessageFeedbackView.as_view(),
         name="chat-message-feedback",
     ),
+    # /v1/stats that combine several apps' numbers (usage's own are in usage/api/urls.py)
+    path("stats/overview", stats.OverviewView.as_view(), name="stats-overview"),
+    path("stats/usage/by-bot", stats.UsageByBotView.as_view(), name="stats-usage-by-bot"),
+    path("stats/cost-estimate", stats.CostEstimateView.as_view(), name="stats-cost-estimate"),
+    path("stats/feedback", stats.FeedbackView.as_view(), name="stats-feedback"),
+    path("stats/feedback/trend", stats.FeedbackTrendView.as_view(), name="stats-feedback-trend"),
 ]

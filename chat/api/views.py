@@ -2,12 +2,12 @@ from django.http import HttpResponse, StreamingHttpResponse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework.response import Response
-from rest_framework.views import APIView
 
 from chat import exports, selectors, services
 from chat.api import docs
 from chat.api import serializers as s
 from chat.api.sse import turn_sse
+from minirag.api.base import TenantAPIView
 from minirag.api.pagination import BoundedListPagination, parse_limit_offset
 
 CHAT_LIST_DEFAULT_LIMIT = 50
@@ -31,10 +31,6 @@ def _query(serializer_class, request) -> dict:
     return query.validated_data
 
 
-def _context(request) -> dict:
-    return {"tenant_id": request.auth.tenant.id}
-
-
 def _event_stream(content) -> StreamingHttpResponse:
     response = StreamingHttpResponse(content, content_type="text/event-stream; charset=utf-8")
     response["Cache-Control"] = "no-cache"
@@ -43,7 +39,7 @@ def _event_stream(content) -> StreamingHttpResponse:
 
 
 @docs.chat_docs
-class ChatView(ContentNegotiationLenientMixin, APIView):
+class ChatView(ContentNegotiationLenientMixin, TenantAPIView):
     @extend_schema(
         parameters=[
             OpenApiParameter("bot_profile_id", OpenApiTypes.UUID),
@@ -57,7 +53,7 @@ class ChatView(ContentNegotiationLenientMixin, APIView):
         query = _query(s.ChatListQuerySerializer, request)
         limit, offset = parse_limit_offset(request, default_limit=CHAT_LIST_DEFAULT_LIMIT)
         chats = selectors.chat_list(bot_profile_id=query["bot_profile_id"])[offset : offset + limit]
-        return Response(s.ChatReadSerializer(chats, many=True, context=_context(request)).data)
+        return Response(s.ChatReadSerializer(chats, many=True).data)
 
     @extend_schema(
         request=s.ChatRequestSerializer,
@@ -92,15 +88,15 @@ class ChatView(ContentNegotiationLenientMixin, APIView):
 
 
 @docs.chat_detail_docs
-class ChatDetailView(ContentNegotiationLenientMixin, APIView):
+class ChatDetailView(ContentNegotiationLenientMixin, TenantAPIView):
     @extend_schema(responses=s.ChatReadSerializer, tags=["chat"])
     def get(self, request, chat_id):
         chat = selectors.chat_get(chat_id=chat_id)
-        return Response(s.ChatReadSerializer(chat, context=_context(request)).data)
+        return Response(s.ChatReadSerializer(chat).data)
 
 
 @docs.chat_messages_docs
-class ChatMessagesView(ContentNegotiationLenientMixin, APIView):
+class ChatMessagesView(ContentNegotiationLenientMixin, TenantAPIView):
     pagination_class = BoundedListPagination
 
     @extend_schema(responses=s.MessageReadSerializer(many=True), tags=["chat"])
@@ -112,7 +108,7 @@ class ChatMessagesView(ContentNegotiationLenientMixin, APIView):
 
 
 @docs.message_feedback_docs
-class MessageFeedbackView(ContentNegotiationLenientMixin, APIView):
+class MessageFeedbackView(ContentNegotiationLenientMixin, TenantAPIView):
     @extend_schema(request=s.FeedbackSerializer, responses=s.MessageReadSerializer, tags=["chat"])
     def patch(self, request, chat_id, message_id):
         body = s.FeedbackSerializer(data=request.data)
@@ -124,7 +120,7 @@ class MessageFeedbackView(ContentNegotiationLenientMixin, APIView):
 
 
 @docs.chat_export_docs
-class ChatExportView(ContentNegotiationLenientMixin, APIView):
+class ChatExportView(ContentNegotiationLenientMixin, TenantAPIView):
     @extend_schema(
         operation_id="chat_export_one",
         parameters=[OpenApiParameter("format", str, enum=["json", "csv"])],
@@ -140,7 +136,7 @@ class ChatExportView(ContentNegotiationLenientMixin, APIView):
             return response
         return Response(
             {
-                "chat": s.ChatReadSerializer(chat, context=_context(request)).data,
+                "chat": s.ChatReadSerializer(chat).data,
                 "messages": s.MessageReadSerializer(selectors.message_list(chat=chat), many=True).data,
                 "exported_at": exports.exported_at(),
             }
@@ -148,7 +144,7 @@ class ChatExportView(ContentNegotiationLenientMixin, APIView):
 
 
 @docs.bulk_export_docs
-class BulkExportView(ContentNegotiationLenientMixin, APIView):
+class BulkExportView(ContentNegotiationLenientMixin, TenantAPIView):
     @extend_schema(
         operation_id="chat_export_bulk",
         parameters=[
@@ -176,12 +172,11 @@ class BulkExportView(ContentNegotiationLenientMixin, APIView):
             response["Content-Disposition"] = "attachment; filename=chats_export.csv"
             return response
         chats, by_chat = exports.bulk_json(**filters)
-        context = _context(request)
         return Response(
             {
                 "chats": [
                     {
-                        "chat": s.ChatReadSerializer(chat, context=context).data,
+                        "chat": s.ChatReadSerializer(chat).data,
                         "messages": s.MessageReadSerializer(by_chat[chat.id], many=True).data,
                     }
                     for chat in chats

@@ -160,8 +160,8 @@ class ScopedRateThrottle(BaseThrottle):
         raise NotImplementedError
 
     def tenant_id(self, request):
-        context = getattr(request, "auth", None)
-        return getattr(context, "tenant_id", None)
+        tenant = getattr(getattr(request, "auth", None), "tenant", None)
+        return getattr(tenant, "id", None)
 
     def allow_request(self, request, view) -> bool:
         if not settings.RATE_LIMITS_ENABLED or not self.applies(request, view):
@@ -295,6 +295,7 @@ class WriteRateThrottle(ScopedRateThrottle):
         context = getattr(request, "auth", None)
         if getattr(context, "token_id", None):
             return f"token:{context.token_id}"
-        if getattr(context, "user_id", None):
-            return f"user:{context.user_id}"
+        user = getattr(context, "user", None)
+        if getattr(user, "id", None):
+            return f"user:{user.id}"
         return None

@@ -1,6 +1,6 @@
-from django.db import connection
 from rest_framework import serializers
 
+from minirag.api.fields import TenantIdField
 from sources.models import RefreshSchedule, Source, SourceType
 from sources.selectors import aggregated_view
 
@@ -93,7 +93,7 @@ def sanitized_config(config: dict) -> dict:
 
 
 class SourceReadSerializer(serializers.ModelSerializer):
-    tenant_id = serializers.SerializerMethodField()
+    tenant_id = TenantIdField()
     bot_profile_id = serializers.UUIDField(read_only=True)
     parent_id = serializers.UUIDField(read_only=True, allow_null=True)
     config = serializers.SerializerMethodField()
@@ -135,9 +135,6 @@ class SourceReadSerializer(serializers.ModelSerializer):
         if obj.pk not in cache:
             cache[obj.pk] = aggregated_view(obj)
         return cache[obj.pk]
-
-    def get_tenant_id(self, obj) -> str:
-        return str(connection.tenant.id)
 
     def get_config(self, obj) -> dict:
         return sanitized_config(obj.config)

@@ -1,14 +1,14 @@
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
-from rest_framework import status, viewsets
+from rest_framework import status
 from rest_framework.decorators import action
 from rest_framework.exceptions import ValidationError
 from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.response import Response
 
+from minirag.api.base import TenantViewSet
 from minirag.api.lookups import UUID_LOOKUP
 from minirag.api.pagination import BoundedListPagination
-from minirag.api.permissions import IsTenantMember
 from sources import selectors, services
 from sources.api import docs
 from sources.api import serializers as s
@@ -42,8 +42,7 @@ def _upserted_response(result: services.Upserted) -> Response:
 
 
 @docs.source_docs
-class SourceViewSet(viewsets.ViewSet):
-    permission_classes = [IsTenantMember]
+class SourceViewSet(TenantViewSet):
     lookup_value_regex = UUID_LOOKUP
     pagination_class = BoundedListPagination
 

@@ -96,35 +96,6 @@ tenant_bootstrap_docs = extend_schema_view(
     )
 )
 
-tenant_me_docs = extend_schema_view(
-    get=extend_schema(
-        summary="Get your tenant, its plan and quota use",
-        description=operation_description(
-            "Your tenant (the one your credential belongs to) with its plan and, for each quota of the plan, "
-            "what is used and the limit (`null` = unlimited). `tokens_per_month` and `chat_requests_per_day` "
-            "count the current calendar month or day (UTC); the other quotas count what is stored now.",
-            who=ANY_MEMBER,
-        ),
-        examples=[
-            OpenApiExample(
-                "Free plan",
-                value={
-                    **TENANT,
-                    "quotas": {
-                        "tokens_per_month": {"used": 18200, "limit": 2000000},
-                        "chat_requests_per_day": {"used": 12, "limit": 1000},
-                        "sources": {"used": 12, "limit": 200},
-                        "chunks": {"used": 840, "limit": 100000},
-                        "upload_bytes": {"used": 2400000, "limit": 1073741824},
-                        "bots": {"used": 2, "limit": 10},
-                    },
-                },
-                response_only=True,
-            )
-        ],
-    )
-)
-
 # --- Authentication ------------------------------------------------------------------------------------------
 
 login_docs = extend_schema_view(

@@ -9,21 +9,6 @@ class TenantReadSerializer(serializers.ModelSerializer):
         fields = ["id", "name", "slug", "is_active", "plan"]
 
 
-class QuotaUsageSerializer(serializers.Serializer):
-    used = serializers.IntegerField(help_text="Use in the current period (day or month, UTC) or in total")
-    limit = serializers.IntegerField(allow_null=True, help_text="The plan's limit; null = unlimited")
-
-
-class TenantMeSerializer(TenantReadSerializer):
-    quotas = serializers.DictField(
-        child=QuotaUsageSerializer(),
-        help_text="Per quota of the plan: tokens_per_month, chat_requests_per_day, sources, chunks, upload_bytes, bots",
-    )
-
-    class Meta(TenantReadSerializer.Meta):
-        fields = [*TenantReadSerializer.Meta.fields, "quotas"]
-
-
 class UserReadSerializer(serializers.ModelSerializer):
     class Meta:
         model = User

@@ -1,17 +1,17 @@
 from drf_spectacular.utils import OpenApiResponse, extend_schema
-from rest_framework import status, viewsets
+from rest_framework import status
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from minirag.api.base import TenantAPIView, TenantViewSet
 from minirag.api.lookups import UUID_LOOKUP
 from minirag.api.pagination import BoundedListPagination
-from minirag.api.permissions import IsTenantMember, ManagerForWrites
+from minirag.api.permissions import ManagerForWrites
 from minirag.api.throttling import LoginEmailRateThrottle, LoginIPRateThrottle, SignupRateThrottle
 from tenants import selectors, services
 from tenants.api import docs
 from tenants.api import serializers as s
-from usage.selectors import quota_usage
 
 
 @docs.tenant_bootstrap_docs
@@ -48,14 +48,6 @@ class TenantBootstrapView(APIView):
 def _invite_code(data) -> str | None:
     code = data.get("invite_code") if hasattr(data, "get") else None
     return code if isinstance(code, str) and len(code) <= 200 else None
-
-
-@docs.tenant_me_docs
-class TenantMeView(APIView):
-    @extend_schema(responses=s.TenantMeSerializer, tags=["tenants"])
-    def get(self, request):
-        tenant = request.auth.tenant
-        return Response(s.TenantReadSerializer(tenant).data | {"quotas": quota_usage(tenant=tenant)})
 
 
 @docs.login_docs
@@ -100,7 +92,7 @@ def _token_payload(result: services.LoginResult) -> dict:
 
 
 @docs.me_docs
-class MeView(APIView):
+class MeView(TenantAPIView):
     @extend_schema(responses=s.MeSerializer, tags=["auth"])
     def get(self, request):
         return Response(
@@ -112,8 +104,7 @@ class MeView(APIView):
 
 
 @docs.api_token_docs
-class ApiTokenViewSet(viewsets.ViewSet):
-    permission_classes = [IsTenantMember]
+class ApiTokenViewSet(TenantViewSet):
     lookup_value_regex = UUID_LOOKUP
     pagination_class = BoundedListPagination
 
@@ -143,7 +134,7 @@ class ApiTokenViewSet(viewsets.ViewSet):
 
 
 @docs.user_docs
-class UserViewSet(viewsets.ViewSet):
+class UserViewSet(TenantViewSet):
     permission_classes = [ManagerForWrites]
     lookup_value_regex = UUID_LOOKUP
     pagination_class = BoundedListPagination
@@ -162,7 +153,7 @@ class UserViewSet(viewsets.ViewSet):
     def create(self, request):
         body = s.UserCreateSerializer(data=request.data)
         body.is_valid(raise_exception=True)
-        user = services.user_create(tenant=request.auth.tenant, actor_role=request.auth.role, **body.validated_data)
+        user = services.user_create(tenant=request.auth.tenant, actor=request.auth.user, **body.validated_data)
         return Response(s.UserReadSerializer(user).data, status=status.HTTP_201_CREATED)
 
     @extend_schema(request=s.UserUpdateSerializer, responses=s.UserReadSerializer, tags=["users"])
@@ -173,7 +164,6 @@ class UserViewSet(viewsets.ViewSet):
         user = services.user_update(
             tenant=request.auth.tenant,
             actor=request.auth.user,
-            actor_role=request.auth.role,
             user=user,
             changes=dict(body.validated_data),
         )
@@ -182,5 +172,5 @@ class UserViewSet(viewsets.ViewSet):
     @extend_schema(responses={204: OpenApiResponse(description="Deactivated")}, tags=["users"])
     def destroy(self, request, pk=None):
         user = selectors.user_get(tenant=request.auth.tenant, user_id=pk)
-        services.user_deactivate(tenant=request.auth.tenant, actor_role=request.auth.role, user=user)
+        services.user_deactivate(tenant=request.auth.tenant, actor=request.auth.user, user=user)
         return Response(status=status.HTTP_204_NO_CONTENT)

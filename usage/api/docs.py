@@ -3,6 +3,7 @@
 from drf_spectacular.utils import OpenApiExample, extend_schema, extend_schema_view
 
 from minirag.api.docs import ANY_MEMBER, operation_description
+from tenants.api.docs import TENANT
 
 BOT_ID = "77c664e1-a549-492b-8f21-040d28ddfcef"
 _DAYS_422 = (422, "`days` outside 1–3650, or a malformed `bot_profile_id`")
@@ -213,6 +214,35 @@ feedback_trend_docs = extend_schema_view(
             OpenApiExample(
                 "A day",
                 value={"date": "2026-03-02", "positive_count": 5, "negative_count": 1, "total_messages": 25},
+                response_only=True,
+            )
+        ],
+    )
+)
+
+tenant_me_docs = extend_schema_view(
+    get=extend_schema(
+        summary="Get your tenant, its plan and quota use",
+        description=operation_description(
+            "Your tenant (the one your credential belongs to) with its plan and, for each quota of the plan, "
+            "what is used and the limit (`null` = unlimited). `tokens_per_month` and `chat_requests_per_day` "
+            "count the current calendar month or day (UTC); the other quotas count what is stored now.",
+            who=ANY_MEMBER,
+        ),
+        examples=[
+            OpenApiExample(
+                "Free plan",
+                value={
+                    **TENANT,
+                    "quotas": {
+                        "tokens_per_month": {"used": 18200, "limit": 2000000},
+                        "chat_requests_per_day": {"used": 12, "limit": 1000},
+                        "sources": {"used": 12, "limit": 200},
+                        "chunks": {"used": 840, "limit": 100000},
+                        "upload_bytes": {"used": 2400000, "limit": 1073741824},
+                        "bots": {"used": 2, "limit": 10},
+                    },
+                },
                 response_only=True,
             )
         ],

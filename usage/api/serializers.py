@@ -1,5 +1,6 @@
 from rest_framework import serializers
 
+from tenants.api.serializers import TenantReadSerializer
 from usage.selectors import DAYS_MAX, DAYS_MIN
 
 
@@ -98,3 +99,18 @@ class FeedbackTrendSerializer(serializers.Serializer):
     positive_count = serializers.IntegerField()
     negative_count = serializers.IntegerField()
     total_messages = serializers.IntegerField()
+
+
+class QuotaUsageSerializer(serializers.Serializer):
+    used = serializers.IntegerField(help_text="Use in the current period (day or month, UTC) or in total")
+    limit = serializers.IntegerField(allow_null=True, help_text="The plan's limit; null = unlimited")
+
+
+class TenantMeSerializer(TenantReadSerializer):
+    quotas = serializers.DictField(
+        child=QuotaUsageSerializer(),
+        help_text="Per quota of the plan: tokens_per_month, chat_requests_per_day, sources, chunks, upload_bytes, bots",
+    )
+
+    class Meta(TenantReadSerializer.Meta):
+        fields = [*TenantReadSerializer.Meta.fields, "quotas"]

@@ -2,13 +2,10 @@ from django.urls import path
 
 from usage.api import views
 
+# The other /v1/stats paths (overview, usage/by-bot, cost-estimate, feedback) are wired in chat/api/urls.py.
 urlpatterns = [
-    path("stats/overview", views.OverviewView.as_view(), name="stats-overview"),
+    path("tenants/me", views.TenantMeView.as_view(), name="tenant-me"),
     path("stats/usage", views.UsageView.as_view(), name="stats-usage"),
-    path("stats/usage/by-bot", views.UsageByBotView.as_view(), name="stats-usage-by-bot"),
     path("stats/usage/by-model", views.UsageByModelView.as_view(), name="stats-usage-by-model"),
-    path("stats/cost-estimate", views.CostEstimateView.as_view(), name="stats-cost-estimate"),
     path("stats/pricing", views.PricingView.as_view(), name="stats-pricing"),
-    path("stats/feedback", views.FeedbackView.as_view(), name="stats-feedback"),
-    path("stats/feedback/trend", views.FeedbackTrendView.as_view(), name="stats-feedback-trend"),
 ]

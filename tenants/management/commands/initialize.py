@@ -23,7 +23,7 @@ from minirag.startup import migrate_pending
 from tenants.management.commands.bootstrap_tenant import _error_text as error_text
 from tenants.models import ApiToken, Role, Tenant, User, hash_token
 from tenants.passwords import check_password_policy
-from tenants.services import api_token_create, check_chosen_token, operator_ensure, tenant_bootstrap
+from tenants.services import api_token_create, check_chosen_token, tenant_bootstrap
 
 
 def _variable(name: str, default: str = "") -> str:
@@ -64,7 +64,7 @@ class Command(BaseCommand):
             self.stdout.write(f"Operator {email} exists (its password is left as it is).")
             return email
         check_password_policy(password, field="MINIRAG_ADMIN_PASSWORD")
-        operator_ensure(email=email, password=password)
+        User.objects.create_superuser(email=email, password=password)
         self.stdout.write(self.style.SUCCESS(f"Operator {email} created: sign in at /admin/ with MINIRAG_ADMIN_*."))
         return email
 
