@@ -70,7 +70,7 @@ def test_reranker_reorders_the_fused_candidates_and_its_scores_are_kept(knowledg
     assert call.headers["authorization"] == "Bearer rerank-key"
     assert call.body["query"] == QUERY and call.body["top_n"] == 3
     # A deeper list than top_k went to the reranker: every passage of this small bot that BM25 matched.
-    assert len(call.body["documents"]) > 3 and ANSWER in call.body["documents"]
+    assert len(call.body["documents"]) > 3 and any(document.endswith(ANSWER) for document in call.body["documents"])
 
 
 def test_reranking_records_its_usage(knowledge, fake_openai):
