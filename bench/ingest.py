@@ -131,6 +131,8 @@ def _ingest_corpus(bot, documents: list[str]) -> tuple[float, int, int]:
 
 
 def throughput(args) -> dict:
+    from django.conf import settings
+
     from bots.services import bot_create
     from minirag.integrations import embeddings
     from minirag.tenancy import tenant_context
@@ -152,7 +154,7 @@ def throughput(args) -> dict:
 
             # Warm up LiteLLM (its import alone takes seconds) so neither measurement below pays for it.
             warm = embeddings.EmbeddingConfig(model=DENSE_MODEL, api_key="k", api_base=fake.base_url)
-            embeddings.embed_texts(warm, ["warm up"])
+            embeddings.embed_batch(warm, ["warm up"])
             fake.delay = args.embed_delay
             dense_bot = bot_create(
                 name="dense", embedding_model=DENSE_MODEL, credentials={"api_key": "k", "api_base": fake.base_url}
@@ -173,8 +175,10 @@ def throughput(args) -> dict:
             ):  # fmt: skip
                 batches.setdefault(source_id, []).append(content)
             started = time.perf_counter()
+            size = settings.EMBEDDING_BATCH_SIZE
             for texts in batches.values():
-                embeddings.embed_texts(config, texts)
+                for start in range(0, len(texts), size):
+                    embeddings.embed_batch(config, texts[start : start + size])
             results["bare_embedder"] = {"seconds": time.perf_counter() - started, "calls": len(fake.embedding_calls)}
     finally:
         fake.stop()

@@ -1,8 +1,8 @@
 """Dense embeddings through LiteLLM: the only module that calls `litellm.embedding`.
 
-Texts are sent in batches (EMBEDDING_BATCH_SIZE). A batch that fails with a rate limit (429), a provider
-error (5xx) or a dropped connection is retried — that batch only; finished batches are kept — with
-exponential backoff that honours the provider's `Retry-After`. Every failure ends as an EmbeddingError
+Callers send texts in batches (`embed_batch`, EMBEDDING_BATCH_SIZE texts each). A batch that fails with a rate
+limit (429), a provider error (5xx) or a dropped connection is retried — that batch only; finished batches are
+kept — with exponential backoff that honours the provider's `Retry-After`. Every failure ends as an EmbeddingError
 whose message is fixed and key-free (the provider's text never reaches users or logs).
 """
 
@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 import os
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -146,21 +146,3 @@ def embed_batch(config: EmbeddingConfig, texts: Sequence[str], *, max_retries: i
                         type(error).__name__, status, attempt + 1, delay)  # fmt: skip
             _sleep(delay)
             attempt += 1
-
-
-def embed_texts(
-    config: EmbeddingConfig,
-    texts: Sequence[str],
-    *,
-    batch_size: int | None = None,
-    on_batch: Callable[[int, EmbeddingBatch], None] | None = None,
-) -> list[list[float]]:
-    """Embed `texts` in batches; `on_batch(done_count, batch)` is called after each successful batch."""
-    size = batch_size or settings.EMBEDDING_BATCH_SIZE
-    vectors: list[list[float]] = []
-    for start in range(0, len(texts), size):
-        batch = embed_batch(config, texts[start : start + size])
-        vectors.extend(batch.vectors)
-        if on_batch is not None:
-            on_batch(len(vectors), batch)
-    return vectors

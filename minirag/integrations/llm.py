@@ -401,8 +401,3 @@ class CompletionStream:
     def duration_ms(self) -> int:
         end = self.finished_at or time.monotonic()
         return int((end - self.started) * 1000)
-
-
-def stream(*, config: LLMConfig, messages: list[dict]) -> CompletionStream:
-    """Open a streamed completion (the request is sent and retried here; iterate the result for text)."""
-    return CompletionStream(config=config, messages=messages).open()

@@ -38,7 +38,7 @@ def test_complete_returns_answer_and_provider_usage(fake_openai, config):
 
 
 def test_stream_yields_pieces_and_requests_usage(fake_openai, config):
-    stream = llm.stream(config=config, messages=MESSAGES)
+    stream = llm.CompletionStream(config=config, messages=MESSAGES).open()
     pieces = list(stream)
 
     assert len(pieces) > 3 and "".join(pieces) == stream.content
@@ -49,7 +49,7 @@ def test_stream_yields_pieces_and_requests_usage(fake_openai, config):
 
 def test_stream_without_provider_usage_is_counted_locally(fake_openai, config):
     fake_openai.stream_usage = False
-    stream = llm.stream(config=config, messages=MESSAGES)
+    stream = llm.CompletionStream(config=config, messages=MESSAGES).open()
     list(stream)
 
     # Not the fake's word count (9): a tokenizer's count of the same messages.
@@ -111,7 +111,7 @@ def test_timeout_maps_to_504_without_retry(fake_openai, config, no_sleep):
 
 def test_stream_dropped_mid_answer_raises_sanitized_error(fake_openai, config):
     fake_openai.break_stream_after = 2
-    stream = llm.stream(config=config, messages=MESSAGES)
+    stream = llm.CompletionStream(config=config, messages=MESSAGES).open()
     received = []
     with pytest.raises(UpstreamError) as caught:
         for piece in stream:
@@ -169,7 +169,7 @@ def test_api_base_rebound_to_loopback_after_the_check_is_never_contacted(
     # When the model is called
     with pytest.raises(UpstreamError) as caught:
         if streamed:
-            list(llm.stream(config=rebound, messages=MESSAGES))
+            list(llm.CompletionStream(config=rebound, messages=MESSAGES).open())
         else:
             llm.complete(config=rebound, messages=MESSAGES)
 
