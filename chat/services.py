@@ -22,7 +22,7 @@ from typing import Any
 from uuid import UUID
 
 from django.conf import settings
-from django.db import connection, transaction
+from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
@@ -34,6 +34,7 @@ from chat.streaming import AnswerStream, Delta, Failed, KeepAlive, Sources
 from minirag import events
 from minirag.errors import DomainError, InvalidInput, NotFound, UpstreamError
 from minirag.integrations import llm
+from minirag.tenancy import enqueue_on_commit
 from usage.models import UsageKind
 from usage.services import quota_admit_chat, usage_record
 
@@ -171,18 +172,10 @@ def turn_schedule_title(turn: Turn) -> None:
     """After the first exchange, have the bot's model title the chat in the background (not for extractive)."""
     if not turn.is_first_exchange or turn.is_extractive:
         return
-    from chat.tasks import chat_generate_title
+    from chat.tasks import chat_generate_title  # chat.tasks imports this module
 
-    chat_id = str(turn.chat.id)
-    schema_name = connection.schema_name  # the callback may run after the request left the tenant's schema
-
-    def enqueue() -> None:
-        try:
-            chat_generate_title.apply_async(kwargs={"chat_id": chat_id}, headers={"_schema_name": schema_name})
-        except Exception:  # a broker outage must not fail the chat; the fallback title stays
-            logger.exception("could not queue the title task for chat %s", chat_id)
-
-    transaction.on_commit(enqueue)
+    # After commit, in this tenant's schema; a broker outage is logged and the fallback title stays.
+    enqueue_on_commit(chat_generate_title, chat_id=str(turn.chat.id))
 
 
 # --- The JSON path ----------------------------------------------------------------------------------

@@ -4,6 +4,7 @@ caller's tenant (from the AuthContext the middleware resolved) and scope by it h
 from django.db.models import Count, Q, QuerySet
 
 from minirag.errors import NotFound
+from minirag.tenancy import tenants_all
 from tenants.models import ApiToken, Role, Tenant, User
 
 
@@ -43,7 +44,7 @@ def api_token_get(*, tenant: Tenant, actor: User, token_id) -> ApiToken:
 
 def tenant_list_with_counts() -> QuerySet[Tenant]:
     """Tenants annotated with user and active-token counts in one query (operator console)."""
-    return Tenant.objects.exclude(schema_name="public").annotate(
+    return tenants_all().annotate(
         user_count=Count("users", distinct=True),
         active_token_count=Count("api_tokens", filter=Q(api_tokens__is_active=True), distinct=True),
     )

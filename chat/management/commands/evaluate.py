@@ -17,18 +17,18 @@ from bots.management.lookup import command_bot
 from chat import evaluation
 from chat.models import EvaluationStatus
 from minirag.errors import DomainError
-from minirag.tenancy import tenant_context
+from minirag.tenancy import tenant_context, tenants_all
 from tenants.models import Tenant
 
 
 def _tenant(slug: str | None) -> Tenant:
-    tenants = Tenant.objects.exclude(schema_name="public")
+    tenants = tenants_all()
     if slug:
         tenant = tenants.filter(slug=slug).first()
         if tenant is None:
             raise CommandError(f"No tenant with slug {slug!r}")
         return tenant
-    only = list(tenants.order_by("slug")[:2])
+    only = list(tenants[:2])
     if len(only) != 1:
         raise CommandError("Give --tenant <slug>" if only else "There are no tenants yet")
     return only[0]

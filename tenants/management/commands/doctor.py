@@ -12,6 +12,8 @@ from django.conf import settings
 from django.core.management.base import BaseCommand
 from django.db import connection
 
+from minirag.tenancy import tenants_all
+
 OK, WARN, FAIL = "OK", "WARN", "FAIL"
 WORKER_PING_SECONDS = 1.0
 _DEV_ENCRYPTION_KEY = "ZGV2ZWxvcG1lbnQta2V5LW5vdC1mb3ItcHJvZHVjdGk="
@@ -196,9 +198,7 @@ def check_database() -> list[Finding]:
             )
         )
         return found
-    from tenants.models import Tenant
-
-    total = Tenant.objects.exclude(schema_name="public").count()
+    total = tenants_all().count()
     stale = schemas_missing_migrations()
     if stale:
         found.append(
