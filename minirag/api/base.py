@@ -32,12 +32,15 @@ logger = logging.getLogger("minirag.api")
 # What a tenant view may not redefine: these run the credential, permission and schema checks.
 SEALED = (
     "dispatch",
+    "initialize_request",
     "initial",
+    "perform_authentication",
     "get_authenticators",
+    "authentication_classes",
     "get_permissions",
     "check_permissions",
     "check_object_permissions",
-    "authentication_classes",
+    "permission_denied",
 )
 
 

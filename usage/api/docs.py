@@ -1,4 +1,5 @@
-"""What `/v1/schema` says about usage, cost and feedback statistics (applied in usage.api.views)."""
+"""What `/v1/schema` says about the statistics (`/v1/stats`: usage, cost, feedback) and `/v1/tenants/me` (applied
+in usage.api.views and, for the statistics that combine several apps' numbers, chat.api.stats)."""
 
 from drf_spectacular.utils import OpenApiExample, extend_schema, extend_schema_view
 

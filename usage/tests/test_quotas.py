@@ -7,6 +7,7 @@ from django.core.cache import cache
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
 
 from chat.tests.factories import BotFactory
 from minirag import counters, events
@@ -403,3 +404,33 @@ def test_token_thresholds_are_sent_as_usage_is_recorded(tenant_a, plan, emitted,
 
     assert [(event["quota"], event["threshold"], event["used"]) for event in emitted] == [("tokens_per_month", 80, 85)]
     assert len(emitted[0]["period"]) == 7  # "YYYY-MM"
+
+
+# --- counters registered by the apps that store what is counted ----------------------------------------------
+
+
+def test_size_quotas_are_counted_by_the_apps_that_store_them_one_query_each(in_tenant):
+    from sources.tests.factories import SourceFactory
+    from usage.selectors import size_quota_usage
+
+    bot = BotFactory()
+    BotFactory(is_active=False)
+    SourceFactory(bot_profile=bot, chunk_count=4)
+    SourceFactory(bot_profile=bot, chunk_count=3, is_active=False)
+    with CaptureQueriesContext(connection) as captured:
+        used = size_quota_usage(quotas=["sources", "chunks", "upload_bytes", "bots"])
+    assert used == {"sources": 1, "chunks": 4, "upload_bytes": 0, "bots": 1}
+    assert len(captured) == 2  # the sources app's aggregate and the bots app's count
+
+
+def test_a_quota_nobody_counts_is_a_configuration_error(in_tenant, monkeypatch):
+    from django.core.exceptions import ImproperlyConfigured
+
+    from usage import selectors
+
+    monkeypatch.setattr(selectors, "_size_counters", {})
+    monkeypatch.setattr(selectors, "_rate_counters", {})
+    with pytest.raises(ImproperlyConfigured, match="bots"):
+        selectors.size_quota_usage(quotas=["bots"])
+    with pytest.raises(ImproperlyConfigured, match="chat_requests_per_day"):
+        selectors.rate_quota_seed(quota="chat_requests_per_day", since=timezone.now())
