@@ -30,6 +30,7 @@ import uuid
 from dataclasses import dataclass
 
 from django.conf import settings
+from django.core.checks import Error
 from django.utils import timezone
 from rest_framework import exceptions
 from rest_framework.throttling import BaseThrottle
@@ -202,8 +203,6 @@ class ScopedRateThrottle(BaseThrottle):
 
 def check_rate_settings(app_configs=None, **kwargs) -> list:
     """System check: every RATE_LIMITS entry parses and names a known scope."""
-    from django.core.checks import Error
-
     errors = []
     for scope, text in settings.RATE_LIMITS.items():
         if scope not in SCOPES:
