@@ -6,6 +6,7 @@ from typing import Any
 from django.db import transaction
 
 from bots.models import BotProfile
+from minirag import events
 from minirag.encryption import decrypt_json, encrypt_json, rotate
 from minirag.errors import InvalidInput
 from usage.services import quota_check
@@ -91,12 +92,11 @@ def bot_create(
 def bot_update(*, bot: BotProfile, changes: dict[str, Any]) -> BotProfile:
     """Apply the fields present in `changes` (PATCH semantics).
 
-    `credentials: {}` or `None` clears them; a non-empty object replaces them. Changing the effective
-    embedding model re-queues ingestion of the bot's sources so their vectors move to the new embedding
-    space (retrieval searches the space of the bot's current model).
+    `credentials: {}` or `None` clears them; a non-empty object replaces them. Changing the embedding model
+    or the language emits `bot.index_config_changed` (internal, after commit): sources re-queue the bot's
+    sources so their vectors move to the new embedding space (retrieval searches the space of the bot's
+    current model) and their index terms to the new analyzer.
     """
-    from sources.services import source_reindex_bot  # sources depends on bots, not the reverse at import
-
     with transaction.atomic():
         bot = BotProfile.objects.select_for_update().get(pk=bot.pk)
         old_embedding_model = bot.embedding_model or None
@@ -120,7 +120,7 @@ def bot_update(*, bot: BotProfile, changes: dict[str, Any]) -> BotProfile:
         bot.save(update_fields=update_fields)
         # New vectors (another embedding space) or new index terms (another analyzer language).
         if (bot.embedding_model or None) != old_embedding_model or bot.language != old_language:
-            source_reindex_bot(bot=bot)
+            events.emit(events.BOT_INDEX_CONFIG_CHANGED, {"bot_profile_id": str(bot.pk)})
     return bot
 
 

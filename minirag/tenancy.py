@@ -64,10 +64,12 @@ def current_schema() -> str:
     return getattr(connection, "schema_name", PUBLIC_SCHEMA)
 
 
-def enqueue_on_commit(task, *, queue: str | None = None, **kwargs) -> None:
+def enqueue_on_commit(task, *, queue: str | None = None, on_error: Callable[[], Any] | None = None, **kwargs) -> None:
     """Queue `task(**kwargs)` once the current transaction commits, in the schema current now (the callback
-    may run after a request left it). Without a transaction it is queued at once."""
+    may run after a request left it). Without a transaction it is queued at once. If the broker refuses it,
+    `on_error()` runs in that schema (e.g. to mark the work failed instead of leaving it "queued")."""
     schema_name = current_schema()
+    tenant = getattr(connection, "tenant", None)
     options: dict[str, Any] = {"kwargs": kwargs, "headers": {"_schema_name": schema_name}}
     if queue:
         options["queue"] = queue
@@ -77,6 +79,12 @@ def enqueue_on_commit(task, *, queue: str | None = None, **kwargs) -> None:
             task.apply_async(**options)
         except Exception:  # a broker outage must not fail the caller's request; sweepers catch up
             logger.exception("could not queue %s in %s", getattr(task, "name", task), schema_name)
+            if on_error is not None and tenant is not None:
+                try:
+                    with tenant_context(tenant):
+                        on_error()
+                except Exception:  # the caller committed already; nothing to undo
+                    logger.exception("the broker-outage handler of %s failed", getattr(task, "name", task))
 
     transaction.on_commit(send)
 

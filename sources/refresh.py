@@ -1,31 +1,30 @@
 """Scheduled refresh of sources (`refresh_schedule`: none / hourly / daily / weekly).
 
-Celery beat runs `sources.refresh.refresh_due_sources` every REFRESH_CHECK_INTERVAL_SECONDS (default 900).
-It fans out one `refresh_tenant_sources` task per active tenant, which runs in that tenant's schema and
-starts an ingestion (`sources.services.source_ingest(trigger="schedule")`) for each due source.
+Celery beat runs `sources.refresh.refresh_due_sources` (sources.tasks) every REFRESH_CHECK_INTERVAL_SECONDS
+(default 900). It fans out one `refresh_tenant_sources` task per active tenant, which runs in that tenant's
+schema and starts an ingestion (`sources.services.source_ingest(trigger="schedule")`) for each due source.
 
 Due = active, schedule hourly/daily/weekly, not processing, `last_refreshed_at` null or older than the
 schedule's interval, and not backing off. A refresh re-extracts; the pipeline skips chunking and embedding
 when the content hash is unchanged and then only moves `last_refreshed_at`.
 
 Back-off: a refresh that fails does not move `last_refreshed_at`, so without care it would be retried on
-every tick. Every `source.failed` event records a failure in `RefreshState` (minirag.webhooks.models) and
-pushes the next scheduled attempt to now + interval × 2^(failures−1), capped at MAX_BACKOFF; a
-`source.ingested` event clears it. Manual ingestion is never blocked by the back-off.
+every tick. Every `source.failed` event records a failure in `RefreshState` and pushes the next scheduled
+attempt to now + interval × 2^(failures−1), capped at MAX_BACKOFF; a `source.ingested` event clears it.
+Manual ingestion is never blocked by the back-off.
 """
 
 import logging
 from datetime import datetime, timedelta
 
-from celery import shared_task
-from django.conf import settings
 from django.db.models import Exists, F, OuterRef, Q
 from django.utils import timezone
-from django_tenants.utils import schema_context
 
 from minirag import events
 from minirag.errors import DomainError
-from minirag.tenancy import tenant_context
+from minirag.tenancy import tenant_context, tenants_all
+from sources.models import RefreshState, Source, SourceStatus
+from sources.services import source_ingest
 
 logger = logging.getLogger("minirag.refresh")
 
@@ -48,9 +47,6 @@ def backoff_after(failures: int, schedule: str | None) -> timedelta:
 
 def due_sources(*, now: datetime | None = None):
     """Sources of the current tenant schema that the scheduler should refresh now (oldest first)."""
-    from minirag.webhooks.models import RefreshState
-    from sources.models import Source, SourceStatus
-
     now = now or timezone.now()
     unscheduled = Q(refresh_schedule__isnull=True) | Q(refresh_schedule="none")
     overdue = Q()
@@ -72,8 +68,6 @@ def due_sources(*, now: datetime | None = None):
 
 def refresh_tenant(*, now: datetime | None = None) -> list[str]:
     """Start a refresh for every due source of the current tenant schema; return the ids started."""
-    from sources.services import source_ingest
-
     started: list[str] = []
     for source in due_sources(now=now)[:MAX_REFRESHES_PER_TICK]:
         try:
@@ -89,13 +83,13 @@ def refresh_tenant(*, now: datetime | None = None) -> list[str]:
 
 def record_outcome(schema_name: str, event: str, payload: dict) -> None:
     """minirag.events subscriber: count consecutive failures per source, clear them on success."""
-    from minirag.webhooks.models import RefreshState
-    from sources.models import Source
-
     source_id = payload.get("source_id")
     if not source_id or event not in (events.SOURCE_FAILED, events.SOURCE_INGESTED):
         return
-    with schema_context(schema_name):
+    tenant = tenants_all().filter(schema_name=schema_name).first()
+    if tenant is None:
+        return
+    with tenant_context(tenant):
         if event == events.SOURCE_INGESTED:
             RefreshState.objects.filter(source_id=source_id).delete()
             return
@@ -110,43 +104,5 @@ def record_outcome(schema_name: str, event: str, payload: dict) -> None:
 
 def prune_states() -> int:
     """Drop back-off rows of sources that no longer exist."""
-    from minirag.webhooks.models import RefreshState
-    from sources.models import Source
-
     deleted, _ = RefreshState.objects.exclude(Exists(Source.objects.filter(pk=OuterRef("source_id")))).delete()
     return deleted
-
-
-# --- Celery ---------------------------------------------------------------------------------------------------
-
-
-@shared_task(name="sources.refresh.refresh_tenant_sources", ignore_result=True)
-def refresh_tenant_sources() -> int:
-    """Runs in one tenant's schema (tenant-schemas-celery header)."""
-    prune_states()
-    return len(refresh_tenant())
-
-
-@shared_task(name="sources.refresh.refresh_due_sources", ignore_result=True)
-def refresh_due_sources() -> int:
-    """The beat entry point (public schema): one `refresh_tenant_sources` task per active tenant."""
-    from tenants.models import Tenant
-
-    count = 0
-    for tenant in Tenant.objects.filter(is_active=True).exclude(schema_name="public").iterator():
-        with tenant_context(tenant):
-            refresh_tenant_sources.apply_async()
-        count += 1
-    return count
-
-
-def register() -> None:
-    """Called from WebhooksConfig.ready(): subscribe to outcomes and add the beat entry (web, worker, beat)."""
-    from minirag.celery import app
-
-    events.subscribe(record_outcome)
-    app.conf.beat_schedule[BEAT_ENTRY] = {
-        "task": "sources.refresh.refresh_due_sources",
-        "schedule": float(settings.REFRESH_CHECK_INTERVAL_SECONDS),
-        "options": {"expires": float(settings.REFRESH_CHECK_INTERVAL_SECONDS)},
-    }

@@ -2,11 +2,14 @@
 
 import hashlib
 from collections.abc import Iterable
+from datetime import timedelta
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.files import File
 from django.db.models import Count, Q, QuerySet, Sum
 from django.db.models.functions import Coalesce
+from django.utils import timezone
 
 from minirag.errors import NotFound
 from sources.models import Source, SourceStatus, SourceType
@@ -81,6 +84,29 @@ def aggregated_view(source: Source) -> dict:
         "stage": "done" if status == SourceStatus.READY else None,
         "progress": round(100 * finished / children),
     }
+
+
+# --- ingestion runs ---------------------------------------------------------------------------------------
+
+
+def dead_runs() -> Q:
+    """A filter: sources whose ingestion run lost its lease (the worker died), or ran past the hard cap."""
+    now = timezone.now()
+    lapsed = now - timedelta(seconds=settings.INGEST_LEASE_SECONDS)
+    return (
+        Q(heartbeat_at__lt=lapsed)
+        | Q(heartbeat_at__isnull=True, processing_started_at__lt=lapsed)
+        | Q(heartbeat_at__isnull=True, processing_started_at__isnull=True)
+        | Q(processing_started_at__lt=now - timedelta(seconds=settings.INGEST_STUCK_AFTER_SECONDS))
+    )
+
+
+def has_live_run(source: Source) -> bool:
+    """The source is being ingested by a run that still holds its lease."""
+    return (
+        source.status == SourceStatus.PROCESSING
+        and not Source.objects.filter(pk=source.pk).filter(dead_runs()).exists()
+    )
 
 
 # --- external ids -----------------------------------------------------------------------------------------

@@ -1,7 +1,9 @@
-"""Celery tasks (queue `ingest`). Thin: they take ids and call one service.
+"""Celery tasks of the sources app. Thin: they take ids and call one service.
 
-Tenant-aware through tenant-schemas-celery: a task runs in the schema that queued it. The sweeper is
-started by beat in the public schema and visits every tenant itself.
+Tenant-aware through tenant-schemas-celery: a task runs in the schema that queued it. The beat entries (the
+stuck-source sweeper, the refresh scheduler; registered in SourcesConfig.ready) start in the public schema and
+visit every tenant themselves. Task names never change: messages already in a broker carry them (the refresh
+tasks keep the names they had in sources.refresh).
 """
 
 import logging
@@ -9,7 +11,8 @@ import logging
 from django.conf import settings
 
 from minirag.celery import app
-from minirag.tenancy import tenant_context
+from minirag.tenancy import enqueue_on_commit, for_each_tenant
+from sources import refresh, services
 from sources.index import KnowledgeIndexError
 
 logger = logging.getLogger("minirag.sources.tasks")
@@ -26,9 +29,7 @@ logger = logging.getLogger("minirag.sources.tasks")
     ignore_result=True,
 )
 def ingest_source(source_id: str, token: str | None = None, trigger: str = "manual") -> str:
-    from sources.services import source_run_ingestion
-
-    return source_run_ingestion(source_id=source_id, token=token, trigger=trigger).status
+    return services.source_run_ingestion(source_id=source_id, token=token, trigger=trigger).status
 
 
 @app.task(
@@ -41,22 +42,29 @@ def ingest_source(source_id: str, token: str | None = None, trigger: str = "manu
     ignore_result=True,
 )
 def purge_source_vectors(source_ids: list[str]) -> None:
-    from sources.services import source_purge_vectors
-
-    source_purge_vectors(source_ids=source_ids, raise_errors=True)
+    services.source_purge_vectors(source_ids=source_ids, raise_errors=True)
 
 
 @app.task(name="sources.tasks.sweep_stuck_sources", ignore_result=True)
 def sweep_stuck_sources() -> int:
     """Fail sources stuck in `processing` in every tenant (see services.source_fail_stuck)."""
-    from sources.services import source_fail_stuck
-    from tenants.models import Tenant
-
     total = 0
-    for tenant in Tenant.objects.exclude(schema_name="public").order_by("slug"):
-        with tenant_context(tenant):
-            failed = source_fail_stuck()
+    for tenant, failed in for_each_tenant(lambda tenant: services.source_fail_stuck()):
         if failed:
             logger.warning("failed %d stuck source(s) in %s", failed, tenant.slug)
         total += failed
     return total
+
+
+@app.task(name="sources.refresh.refresh_due_sources", ignore_result=True)
+def refresh_due_sources() -> int:
+    """The beat entry point (public schema): one `refresh_tenant_sources` task per active tenant."""
+    queued = for_each_tenant(lambda tenant: enqueue_on_commit(refresh_tenant_sources), active_only=True)
+    return sum(1 for _ in queued)
+
+
+@app.task(name="sources.refresh.refresh_tenant_sources", ignore_result=True)
+def refresh_tenant_sources() -> int:
+    """Start the due refreshes of one tenant (runs in its schema: tenant-schemas-celery header)."""
+    refresh.prune_states()
+    return len(refresh.refresh_tenant())

@@ -1,24 +1,27 @@
-"""The ingestion run for one source: extract → chunk → embed → index, with progress, in the worker.
+"""The ingestion run for one source, in the worker: the one entry point is `run_ingestion`.
+
+    claim → extract → chunk → embed → index (batch by batch) → publish
+
+- claim: take the source under its `ingest_token` (a newer request or the sweeper supersedes a run);
+- extract: the source's text (a text source's content, an uploaded file, a fetched URL);
+- unchanged content (same hash, same index signature) skips to publishing the live version as it is;
+- chunk → embed → index: each batch's chunk rows and index entries (postings, vectors) commit in one transaction;
+- publish: the transaction that switches `current_document` also removes the old version.
 
 Guarantees:
 - Idempotent: chunk ids derive from (tenant, source, version, order); a rerun first removes what an
   interrupted run left, so nothing is duplicated.
-- Each batch's chunk rows and index entries (postings, vectors) commit in one transaction (PostgreSQL index).
-- Replace, never gap: the new version's chunks are written first; the transaction that switches
-  `current_document` also removes the old version. A failure midway leaves the previous version
-  searchable (retrieval only returns chunks of `current_document`).
-- Unchanged content (same hash, same index signature) skips chunking and embedding entirely.
+- Replace, never gap: a failure midway leaves the previous version searchable (retrieval only returns chunks
+  of `current_document`).
 - Every outcome emits exactly one event: `source.ingested` or `source.failed` — early failures included.
-- A run carries the source's `ingest_token`; a newer request or the stuck-job sweeper supersedes it.
+The run's lease, progress and failure bookkeeping live in sources.pipeline.runs.
 """
 
 import hashlib
 import logging
 import math
-import threading
-import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -33,18 +36,26 @@ from minirag import events
 from minirag.encryption import DecryptionError
 from minirag.integrations import embeddings
 from minirag.netguard import UnsafeURLError
-from sources.index import Batch, ChunkEntry, DenseSpace, KnowledgeIndexError, get_index
+from sources.index import Batch, ChunkEntry, DenseSpace, KnowledgeIndex, KnowledgeIndexError, get_index
 from sources.models import Chunk, Document, IngestStage, Source, SourceStatus, SourceType
 from sources.pipeline import lexical
 from sources.pipeline.chunking import CHUNKING_VERSION, TextChunk, chunk_text
 from sources.pipeline.extract import UPLOAD_KINDS, Extracted, ExtractionError, extract_by_kind, kind_for_content_type
 from sources.pipeline.fetch import fetch_url
+from sources.pipeline.runs import (
+    Lease,
+    discard_document,
+    fail_source,
+    notify_listeners,
+    record_embedding_usage,
+    report_progress,
+    retire_documents,
+    retire_leftovers,
+)
 
 logger = logging.getLogger("minirag.ingest")
 
 POINT_NAMESPACE = uuid.UUID("0b7f3c52-2d7e-4f0a-9c1e-6a3f5d8e9b10")
-# (source_id, stage, progress) listeners: `manage.py ingest` draws its progress bars from these.
-progress_listeners: list[Callable[[str, str, int], None]] = []
 
 
 class IngestError(Exception):
@@ -56,6 +67,9 @@ class Outcome:
     status: str  # "ready", "unchanged", "error", "superseded", "missing", "inactive"
     chunk_count: int = 0
     message: str = ""
+
+
+# --- the bot's index configuration ---------------------------------------------------------------------------
 
 
 def effective_embedding_model(bot: BotProfile) -> str | None:
@@ -89,71 +103,108 @@ def point_id(*, tenant_id: str, source_id: str, version: str, order: int) -> str
     return str(uuid.uuid5(POINT_NAMESPACE, f"{tenant_id}:{source_id}:{version}:{order}"))
 
 
-def _tenant_id() -> str:
-    return str(connection.tenant.id)
+# --- the entry point ---------------------------------------------------------------------------------------
 
 
-PROGRESS_WRITE_INTERVAL_SECONDS = 0.5
-_last_progress_write: dict[str, float] = {}
+def run_ingestion(*, source_id: str, token: str | None = None, trigger: str = "manual") -> Outcome:
+    """Ingest the source (the `ingest_source` task's body). A run without `token` claims the source anew."""
+    claimed = claim(source_id, token)
+    if isinstance(claimed, Outcome):
+        logger.info("ingest %s skipped: %s", source_id, claimed.status)
+        return claimed
+    source, previous_status = claimed
+    token = str(source.ingest_token)
+    logger.info("ingest %s started (trigger=%s)", source_id, trigger)
+    try:
+        with Lease(source_id=str(source.pk), token=token):
+            outcome = _ingest(source, token, previous_status)
+    except Exception as error:  # noqa: BLE001 - any failure fails the source; a killed worker is the sweeper's
+        message = _failure_message(source_id, error)
+        fail_source(source, token, message)
+        return Outcome("error", message=message)
+    logger.info("ingest %s finished: %s (%d chunks)", source_id, outcome.status, outcome.chunk_count)
+    return outcome
 
 
-def _set_progress(source: Source, token: str, stage: str, progress: int) -> None:
-    """Report progress to listeners at once, and to the database at most every PROGRESS_WRITE_INTERVAL_SECONDS
-    per source (each write is a commit; small sources finish before the first one is due)."""
-    now = time.monotonic()
-    key = str(source.pk)
-    started = _last_progress_write.setdefault(key, now)
-    if now - started >= PROGRESS_WRITE_INTERVAL_SECONDS:
-        _last_progress_write[key] = now
-        Source.objects.filter(pk=source.pk, ingest_token=token).update(
-            stage=stage, progress=progress, heartbeat_at=timezone.now(), updated_at=timezone.now()
+def _failure_message(source_id: str, error: Exception) -> str:
+    """What the user reads in `error_message`: our own errors as they are, never an internal one (logged)."""
+    if isinstance(error, SoftTimeLimitExceeded):
+        return (
+            f"Ingestion took longer than {settings.INGEST_SOFT_TIME_LIMIT_SECONDS} s and was stopped; "
+            "split the source or try again"
         )
-    for listener in list(progress_listeners):
-        listener(key, stage, progress)
+    if isinstance(error, IngestError | ExtractionError | embeddings.EmbeddingError | KnowledgeIndexError):
+        return str(error)
+    if isinstance(error, UnsafeURLError):
+        return f"Refused: {error}"
+    logger.error("ingest %s crashed", source_id, exc_info=error)
+    return "Ingestion failed because of an internal error; try again later"
 
 
-class Lease:
-    """Renews the run's lease (`heartbeat_at`) from a thread while the run works, so a long extraction or a
-    slow provider call never looks like a dead worker. A killed worker stops renewing; once the lease is
-    older than INGEST_LEASE_SECONDS the sweeper fails the source. The first renewal is one interval in, so
-    short runs never start a database connection for it."""
-
-    def __init__(self, *, source_id: str, token: str):
-        self.source_id, self.token = source_id, token
-        self.schema_name = connection.schema_name
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name=f"lease-{source_id[:8]}", daemon=True)
-
-    def __enter__(self) -> "Lease":
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc_info) -> None:
-        self._stop.set()
-        self._thread.join(timeout=5)
-
-    def renew(self) -> int:
-        with connection.cursor() as cursor:
-            cursor.execute("SET lock_timeout = '2s'")
-            cursor.execute(
-                f'UPDATE "{self.schema_name}".sources_source SET heartbeat_at = now() '
-                "WHERE id = %s AND ingest_token = %s AND status = 'processing'",
-                [self.source_id, self.token],
-            )
-            return cursor.rowcount
-
-    def _run(self) -> None:
-        try:
-            while not self._stop.wait(settings.INGEST_HEARTBEAT_SECONDS):
-                try:
-                    self.renew()
-                except Exception:  # noqa: BLE001 - a missed renewal is retried next interval
-                    logger.warning("could not renew the ingestion lease of source %s", self.source_id)
-        finally:
-            connection.close()  # this thread's own connection
+def _ingest(source: Source, token: str, previous_status: str) -> Outcome:
+    extracted = extract_source(source)
+    if not extracted.text.strip():
+        raise IngestError("No content to ingest: the source is empty after extraction")
+    content_hash = hashlib.sha256(extracted.text.encode()).hexdigest()
+    signature = index_signature(source.bot_profile)
+    if (
+        previous_status == SourceStatus.READY
+        and (source.content_hash, source.index_signature) == (content_hash, signature)
+        and source.current_document_id is not None
+    ):
+        return publish_unchanged(source, token)
+    version = _start_version(source, token, extracted, content_hash, signature)
+    try:
+        for batch in chunk_batches(source, extracted):
+            index_chunks(version, batch, embed_chunks(version, batch))
+        if version.chunk_count == 0:
+            raise IngestError("Chunking produced no output")
+        report_progress(source, token, IngestStage.INDEXING, 95)
+        published = publish(version)
+    except BaseException:
+        discard_document(source, version.document)
+        raise
+    finally:
+        if version.spent_tokens and version.config is not None:
+            record_embedding_usage(version.source, version.config.model, version.spent_tokens, version.usage_reported)
+    if not published:
+        discard_document(source, version.document)
+        return Outcome("superseded")
+    return Outcome("ready", chunk_count=version.chunk_count)
 
 
-# --- extraction -----------------------------------------------------------------------------------------
+# --- claim -------------------------------------------------------------------------------------------------
+
+
+def claim(source_id: str, token: str | None) -> tuple[Source, str] | Outcome:
+    """Take the source for this run: (the source, its status before) or why not ("missing", "superseded",
+    "inactive"). The source goes to `processing`, its lease starts now."""
+    with transaction.atomic():
+        source = Source.objects.select_for_update().select_related("bot_profile").filter(pk=source_id).first()
+        if source is None:
+            return Outcome("missing")
+        if token and source.ingest_token and str(source.ingest_token) != token:
+            return Outcome("superseded")
+        if not source.is_active:
+            Source.objects.filter(pk=source.pk).update(stage=None, progress=0)
+            return Outcome("inactive")
+        previous_status = source.status
+        source.ingest_token = token or str(uuid.uuid4())
+        source.status = SourceStatus.PROCESSING
+        source.stage = IngestStage.EXTRACTING
+        source.progress = 5
+        source.error_message = None
+        source.processing_started_at = source.heartbeat_at = timezone.now()
+        source.save(
+            update_fields=[
+                "ingest_token", "status", "stage", "progress", "error_message", "processing_started_at",
+                "heartbeat_at", "updated_at",
+            ]
+        )  # fmt: skip
+    return source, previous_status
+
+
+# --- extract -----------------------------------------------------------------------------------------------
 
 
 def extract_source(source: Source) -> Extracted:
@@ -185,260 +236,136 @@ def extract_source(source: Source) -> Extracted:
     raise IngestError(f"Source type {source.source_type!r} cannot be ingested")
 
 
-# --- the run ----------------------------------------------------------------------------------------------
+# --- chunk → embed → index ---------------------------------------------------------------------------------
 
 
-def _claim(source_id: str, token: str | None) -> tuple[Source | None, str | None, Outcome | None]:
-    with transaction.atomic():
-        source = Source.objects.select_for_update().select_related("bot_profile").filter(pk=source_id).first()
-        if source is None:
-            return None, None, Outcome("missing")
-        if token and source.ingest_token and str(source.ingest_token) != token:
-            return None, None, Outcome("superseded")
-        if not source.is_active:
-            Source.objects.filter(pk=source.pk).update(stage=None, progress=0)
-            return None, None, Outcome("inactive")
-        previous_status = source.status
-        token = token or str(uuid.uuid4())
-        source.ingest_token = token
-        source.status = SourceStatus.PROCESSING
-        source.stage = IngestStage.EXTRACTING
-        source.progress = 5
-        source.error_message = None
-        source.processing_started_at = source.heartbeat_at = timezone.now()
-        source.save(
-            update_fields=[
-                "ingest_token", "status", "stage", "progress", "error_message", "processing_started_at",
-                "heartbeat_at", "updated_at",
-            ]
-        )  # fmt: skip
-    return source, previous_status, None
+@dataclass
+class NewVersion:
+    """The document version a run writes, and what the run has spent on it so far."""
+
+    source: Source
+    token: str
+    document: Document
+    signature: str
+    config: embeddings.EmbeddingConfig | None
+    index: KnowledgeIndex
+    tenant_id: str
+    estimated_chunks: int
+    space: DenseSpace | None = None
+    chunk_count: int = 0
+    spent_tokens: int = 0
+    usage_reported: bool = True  # False once a batch's tokens were counted locally
+
+    @property
+    def progress(self) -> int:
+        return 25 + min(65, int(65 * self.chunk_count / self.estimated_chunks))
 
 
-def fail_source(source: Source, token: str | None, message: str) -> bool:
-    """Mark the run failed (only if it still owns the source) and emit `source.failed`."""
-    message = message.strip()[:2000] or "Ingestion failed"
-    queryset = Source.objects.filter(pk=source.pk)
-    if token:
-        queryset = queryset.filter(ingest_token=token)
-    with transaction.atomic():
-        updated = queryset.update(
-            status=SourceStatus.ERROR,
-            stage=None,
-            progress=0,
-            error_message=message,
-            processing_started_at=None,
-            heartbeat_at=None,
-            updated_at=timezone.now(),
-        )
-        if updated:
-            events.emit(events.SOURCE_FAILED, {"source_id": str(source.pk), "error": message[:500]})
-    return bool(updated)
+def _start_version(source: Source, token: str, extracted: Extracted, content_hash: str, signature: str) -> NewVersion:
+    config = embedding_config(source.bot_profile)
+    report_progress(source, token, IngestStage.CHUNKING, 20)
+    retire_leftovers(source)  # an interrupted run's versions go first, with their index entries
+    document = Document.objects.create(
+        source=source,
+        title=source.name[:500],
+        version=hashlib.sha256(f"{content_hash}|{signature}".encode()).hexdigest()[:32],
+        content_hash=content_hash,
+        char_count=len(extracted.text),
+        page_count=extracted.page_count,
+    )
+    step = max(1, settings.CHUNK_SIZE_TOKENS - settings.CHUNK_OVERLAP_TOKENS)
+    return NewVersion(
+        source=source, token=token, document=document, signature=signature, config=config, index=get_index(),
+        tenant_id=str(connection.tenant.id), estimated_chunks=max(1, math.ceil(len(extracted.text) / 4 / step)),
+    )  # fmt: skip
 
 
-def fail_dead_run(source: Source, message: str) -> bool:
-    """Fail a run whose worker died (lease lapsed) and remove what it left: every version of the source
-    except the live one, with its index entries, in the same transaction. False when the run recovered."""
-    with transaction.atomic():
-        locked = Source.objects.select_for_update().filter(pk=source.pk, status=SourceStatus.PROCESSING).first()
-        if locked is None:
-            return False
-        _retire_documents(locked, Document.objects.filter(source=locked).exclude(pk=locked.current_document_id))
-        if not fail_source(locked, None, message):
-            return False
-        Source.objects.filter(pk=locked.pk).update(ingest_token=None)
-    return True
-
-
-def run_ingestion(*, source_id: str, token: str | None = None, trigger: str = "manual") -> Outcome:
-    source, previous_status, early = _claim(source_id, token)
-    if early is not None:
-        logger.info("ingest %s skipped: %s", source_id, early.status)
-        return early
-    token = str(source.ingest_token)
-    logger.info("ingest %s started (trigger=%s)", source_id, trigger)
-    _last_progress_write[str(source.pk)] = time.monotonic()
-    try:
-        with Lease(source_id=str(source.pk), token=token):
-            outcome = _ingest(source, token, previous_status)
-    except SoftTimeLimitExceeded:
-        message = (
-            f"Ingestion took longer than {settings.INGEST_SOFT_TIME_LIMIT_SECONDS} s and was stopped; "
-            "split the source or try again"
-        )
-        fail_source(source, token, message)
-        return Outcome("error", message=message)
-    except (IngestError, ExtractionError, embeddings.EmbeddingError, KnowledgeIndexError) as error:
-        fail_source(source, token, str(error))
-        return Outcome("error", message=str(error))
-    except UnsafeURLError as error:
-        fail_source(source, token, f"Refused: {error}")
-        return Outcome("error", message=str(error))
-    except Exception:
-        logger.exception("ingest %s crashed", source_id)
-        message = "Ingestion failed because of an internal error; try again later"
-        fail_source(source, token, message)
-        return Outcome("error", message=message)
-    finally:
-        _last_progress_write.pop(str(source.pk), None)
-    logger.info("ingest %s finished: %s (%d chunks)", source_id, outcome.status, outcome.chunk_count)
-    return outcome
-
-
-def _batched(chunks: Iterator[TextChunk], size: int) -> Iterator[list[TextChunk]]:
+def chunk_batches(source: Source, extracted: Extracted) -> Iterator[list[TextChunk]]:
+    """The text's chunks (blank ones dropped), in batches of EMBEDDING_BATCH_SIZE."""
+    chunks = chunk_text(
+        extracted.text,
+        chunk_size=settings.CHUNK_SIZE_TOKENS,
+        overlap=settings.CHUNK_OVERLAP_TOKENS,
+        page_starts=extracted.page_starts,
+        title=source.name,
+    )
     batch: list[TextChunk] = []
     for chunk in chunks:
         if not chunk.text.strip():
             continue
         batch.append(chunk)
-        if len(batch) >= size:
+        if len(batch) >= settings.EMBEDDING_BATCH_SIZE:
             yield batch
             batch = []
     if batch:
         yield batch
 
 
-def _ingest(source: Source, token: str, previous_status: str) -> Outcome:
-    bot = source.bot_profile
-    tenant_id = _tenant_id()
-    index = get_index()
-    extracted = extract_source(source)
-    text = extracted.text
-    if not text.strip():
-        raise IngestError("No content to ingest: the source is empty after extraction")
-    content_hash = hashlib.sha256(text.encode()).hexdigest()
-    signature = index_signature(bot)
-    if (
-        previous_status == SourceStatus.READY
-        and source.content_hash == content_hash
-        and source.index_signature == signature
-        and source.current_document_id is not None
-    ):
-        return _finish_unchanged(source, token)
+def embed_chunks(version: NewVersion, batch: list[TextChunk]) -> list[list[float]] | None:
+    """The batch's dense vectors from the bot's provider (None for a sparse-only bot); counts the tokens spent."""
+    if version.config is None:
+        return None
+    report_progress(version.source, version.token, IngestStage.EMBEDDING, version.progress)
+    embedded = embeddings.embed_batch(version.config, [chunk.text for chunk in batch])
+    if embedded.usage_reported:
+        version.spent_tokens += embedded.prompt_tokens
+    else:
+        version.usage_reported = False
+        version.spent_tokens += sum(chunk.token_count for chunk in batch)
+    return embedded.vectors
 
-    version = hashlib.sha256(f"{content_hash}|{signature}".encode()).hexdigest()[:32]
-    config = embedding_config(bot)
-    _set_progress(source, token, IngestStage.CHUNKING, 20)
-    # Leftovers of an interrupted run (any version but the live one) go first, with their index entries.
-    _retire_documents(source, Document.objects.filter(source=source).exclude(pk=source.current_document_id))
-    document = Document.objects.create(
-        source=source,
-        title=source.name[:500],
-        version=version,
-        content_hash=content_hash,
-        char_count=len(text),
-        page_count=extracted.page_count,
-    )
-    space: DenseSpace | None = None
-    chunk_count = 0
-    spent_tokens = 0
-    reported = True
-    estimated_chunks = max(
-        1, math.ceil(len(text) / 4 / max(1, settings.CHUNK_SIZE_TOKENS - settings.CHUNK_OVERLAP_TOKENS))
-    )
-    try:
-        chunks = chunk_text(
-            text,
-            chunk_size=settings.CHUNK_SIZE_TOKENS,
-            overlap=settings.CHUNK_OVERLAP_TOKENS,
-            page_starts=extracted.page_starts,
-            title=source.name,
+
+def index_chunks(version: NewVersion, batch: list[TextChunk], vectors: list[list[float]] | None) -> None:
+    """Write the batch's chunk rows and their index entries in one transaction: a crash leaves both or neither."""
+    source, bot = version.source, version.source.bot_profile
+    if version.chunk_count == 0:  # the first batch: the dense space is known now
+        version.space = DenseSpace(version.config.model, len(vectors[0])) if vectors else None
+        version.index.prepare(version.space)  # outside the batch transaction (may create an HNSW index)
+    report_progress(source, version.token, IngestStage.INDEXING, version.progress)
+    rows, entries = [], []
+    for position, chunk in enumerate(batch):
+        pid = point_id(
+            tenant_id=version.tenant_id, source_id=str(source.pk), version=version.document.version, order=chunk.order
         )
-        for number, batch in enumerate(_batched(chunks, settings.EMBEDDING_BATCH_SIZE)):
-            dense_vectors: list[list[float]] | None = None
-            if config is not None:
-                _set_progress(source, token, IngestStage.EMBEDDING, _progress(chunk_count, estimated_chunks))
-                embedded = embeddings.embed_batch(config, [chunk.text for chunk in batch])
-                dense_vectors = embedded.vectors
-                if embedded.usage_reported:
-                    spent_tokens += embedded.prompt_tokens
-                else:
-                    reported = False
-                    spent_tokens += sum(chunk.token_count for chunk in batch)
-            if number == 0:
-                space = DenseSpace(config.model, len(dense_vectors[0])) if dense_vectors else None
-                index.prepare(space)  # outside the batch transaction (may create an HNSW index)
-            _set_progress(source, token, IngestStage.INDEXING, _progress(chunk_count, estimated_chunks))
-            rows, entries = [], []
-            for position, chunk in enumerate(batch):
-                pid = point_id(tenant_id=tenant_id, source_id=str(source.pk), version=version, order=chunk.order)
-                # The section is indexed with the text: a question naming a heading finds the chunks under it.
-                terms, length = lexical.term_frequencies(chunk.text, language=bot.language, section=chunk.section)
-                row = Chunk(
-                    document=document,
-                    source=source,
-                    point_id=pid,
-                    order=chunk.order,
-                    content=chunk.text,
-                    char_start=chunk.start,
-                    char_end=chunk.end,
-                    token_count=chunk.token_count,
-                    page=chunk.page,
-                    section=chunk.section,
-                )
-                rows.append(row)
-                entries.append(
-                    ChunkEntry(
-                        chunk_id=str(row.pk),
-                        point_id=pid,
-                        order=chunk.order,
-                        terms=terms,
-                        length=length,
-                        dense=dense_vectors[position] if dense_vectors else None,
-                    )
-                )
-            # Rows and their index entries commit together: a crash leaves both or neither.
-            with transaction.atomic():
-                Chunk.objects.bulk_create(rows)
-                index.write(
-                    Batch(
-                        bot_id=str(bot.pk),
-                        source_id=str(source.pk),
-                        document_id=str(document.pk),
-                        version=version,
-                        entries=entries,
-                        space=space,
-                    )
-                )
-            chunk_count += len(batch)
-        if chunk_count == 0:
-            raise IngestError("Chunking produced no output")
-        _set_progress(source, token, IngestStage.INDEXING, 95)
-        finished = _switch_version(source, token, document, chunk_count, content_hash, signature)
-    except BaseException:
-        _discard_document(source, document)
-        raise
-    finally:
-        if spent_tokens and config is not None:
-            _record_usage(bot, source, config.model, spent_tokens, reported)
-    if not finished:
-        _discard_document(source, document)
-        return Outcome("superseded")
-    return Outcome("ready", chunk_count=chunk_count)
-
-
-def _progress(done: int, estimated: int) -> int:
-    return 25 + min(65, int(65 * done / estimated))
-
-
-def _switch_version(source, token, document, chunk_count, content_hash, signature) -> bool:
+        # The section is indexed with the text: a question naming a heading finds the chunks under it.
+        terms, length = lexical.term_frequencies(chunk.text, language=bot.language, section=chunk.section)
+        row = Chunk(
+            document=version.document, source=source, point_id=pid, order=chunk.order, content=chunk.text,
+            char_start=chunk.start, char_end=chunk.end, token_count=chunk.token_count, page=chunk.page,
+            section=chunk.section,
+        )  # fmt: skip
+        rows.append(row)
+        entries.append(
+            ChunkEntry(chunk_id=str(row.pk), point_id=pid, order=chunk.order, terms=terms, length=length,
+                       dense=vectors[position] if vectors else None)
+        )  # fmt: skip
     with transaction.atomic():
-        locked = Source.objects.select_for_update().filter(pk=source.pk, ingest_token=token).first()
+        Chunk.objects.bulk_create(rows)
+        version.index.write(
+            Batch(bot_id=str(bot.pk), source_id=str(source.pk), document_id=str(version.document.pk),
+                  version=version.document.version, entries=entries, space=version.space)
+        )  # fmt: skip
+    version.chunk_count += len(batch)
+
+
+# --- publish -----------------------------------------------------------------------------------------------
+
+
+def publish(version: NewVersion) -> bool:
+    """Make the new version the searchable one and remove the old one, in one transaction; emits
+    `source.ingested`. False when the run was superseded meanwhile (nothing is switched)."""
+    source, document, chunk_count = version.source, version.document, version.chunk_count
+    with transaction.atomic():
+        locked = Source.objects.select_for_update().filter(pk=source.pk, ingest_token=version.token).first()
         if locked is None or not locked.is_active:
             return False
         Document.objects.filter(pk=document.pk).update(chunk_count=chunk_count)
         locked.current_document = document
-        locked.status = SourceStatus.READY
-        locked.stage = IngestStage.DONE
-        locked.progress = 100
-        locked.document_count = 1
-        locked.chunk_count = chunk_count
-        locked.content_hash = content_hash
-        locked.index_signature = signature
-        locked.error_message = None
-        locked.processing_started_at = None
+        locked.status, locked.stage, locked.progress = SourceStatus.READY, IngestStage.DONE, 100
+        locked.document_count, locked.chunk_count = 1, chunk_count
+        locked.content_hash, locked.index_signature = document.content_hash, version.signature
+        locked.error_message = locked.processing_started_at = locked.heartbeat_at = None
         locked.last_refreshed_at = timezone.now()
-        locked.heartbeat_at = None
         # Only what changed: the row also holds the source's content (megabytes for a big text source).
         locked.save(
             update_fields=[
@@ -447,18 +374,17 @@ def _switch_version(source, token, document, chunk_count, content_hash, signatur
                 "updated_at",
             ]
         )  # fmt: skip
-        # The previous version disappears in this transaction (its index entries with it).
-        _retire_documents(locked, Document.objects.filter(source=locked).exclude(pk=document.pk))
+        retire_documents(locked, Document.objects.filter(source=locked).exclude(pk=document.pk))
         events.emit(
             events.SOURCE_INGESTED,
             {"source_id": str(locked.pk), "source_name": locked.name, "document_count": 1, "chunk_count": chunk_count},
         )
-    for listener in list(progress_listeners):
-        listener(str(source.pk), IngestStage.DONE, 100)
+    notify_listeners(str(source.pk), IngestStage.DONE, 100)
     return True
 
 
-def _finish_unchanged(source: Source, token: str) -> Outcome:
+def publish_unchanged(source: Source, token: str) -> Outcome:
+    """The content and index configuration did not change: the live version stays, the source is ready again."""
     with transaction.atomic():
         updated = Source.objects.filter(pk=source.pk, ingest_token=token).update(
             status=SourceStatus.READY,
@@ -472,49 +398,8 @@ def _finish_unchanged(source: Source, token: str) -> Outcome:
         if updated:
             events.emit(
                 events.SOURCE_INGESTED,
-                {
-                    "source_id": str(source.pk),
-                    "source_name": source.name,
-                    "document_count": source.document_count,
-                    "chunk_count": source.chunk_count,
-                    "changed": False,
-                },
-            )
-    for listener in list(progress_listeners):
-        listener(str(source.pk), IngestStage.DONE, 100)
+                {"source_id": str(source.pk), "source_name": source.name, "document_count": source.document_count,
+                 "chunk_count": source.chunk_count, "changed": False},
+            )  # fmt: skip
+    notify_listeners(str(source.pk), IngestStage.DONE, 100)
     return Outcome("unchanged" if updated else "superseded", chunk_count=source.chunk_count)
-
-
-def _retire_documents(source: Source, documents) -> None:
-    """Delete these document versions of `source` and their index entries, in the caller's transaction."""
-    found = list(documents.values_list("pk", "version"))
-    if not found:
-        return
-    # A rerun of the live version reuses its chunk ids: entries keyed by version (Qdrant points) stay.
-    live_version = Document.objects.filter(pk=source.current_document_id).values_list("version", flat=True).first()
-    with transaction.atomic():
-        get_index().retire_documents(
-            source_id=str(source.pk),
-            document_ids=[str(pk) for pk, _ in found],
-            versions=sorted({version for _, version in found if version != live_version}),
-        )
-        Document.objects.filter(pk__in=[pk for pk, _ in found]).delete()
-
-
-def _discard_document(source: Source, document: Document) -> None:
-    """Remove a half-written version; the current one stays searchable."""
-    try:
-        _retire_documents(source, Document.objects.filter(pk=document.pk).exclude(pk=source.current_document_id))
-    except Exception:  # noqa: BLE001 - best effort; the DB may be the thing that failed
-        logger.warning("could not remove the unfinished version of source %s", source.pk)
-
-
-def _record_usage(bot: BotProfile, source: Source, model: str, tokens: int, reported: bool) -> None:
-    from usage.services import usage_record
-
-    try:
-        usage_record(kind="embedding", model=model, prompt_tokens=tokens, bot_profile_id=bot.pk, source_id=source.pk)
-    except Exception:
-        logger.exception("could not record embedding usage for source %s", source.pk)
-    if not reported:
-        logger.info("embedding usage for source %s counted locally (provider reported none)", source.pk)

@@ -14,6 +14,7 @@ from minirag.tenancy import tenant_context
 from sources import services
 from sources.models import Source
 from sources.retrieval import retrieve
+from sources.services import upsert as upsert_service
 
 pytestmark = pytest.mark.django_db
 
@@ -36,7 +37,7 @@ def capture(django_capture_on_commit_callbacks):
 
 @pytest.fixture
 def queued():
-    with mock.patch("sources.tasks.ingest_source.delay") as delay:
+    with mock.patch("sources.tasks.ingest_source.apply_async") as delay:
         yield delay
 
 
@@ -93,7 +94,7 @@ def test_upload_upsert_same_bytes_change_nothing_new_bytes_replace_and_reingest(
         stored = Source.objects.get(pk=first.json()["id"])
     old_file, old_document = stored.file.name, stored.current_document_id
 
-    with mock.patch("sources.tasks.ingest_source.delay") as delay:
+    with mock.patch("sources.tasks.ingest_source.apply_async") as delay:
         same = _upload(client, bot, "otters.txt", b"Otters hold hands while sleeping.", external_id="zoo/otters")
     assert same.status_code == 200 and same.json()["id"] == first.json()["id"]
     assert same.json()["status"] == "ready"
@@ -195,7 +196,7 @@ def test_another_tenants_key_is_its_own(client, bot, tenant_a, tenant_b):
 def test_concurrent_upserts_of_one_new_key_make_one_source(tenant_rows_restored_at_session_end, tenant_a):
     with tenant_context(tenant_a.tenant):
         bot = BotProfile.objects.create(name="Race bot")
-    lookup = services._locked_by_external_id
+    lookup = upsert_service._locked_by_external_id
     both_looked = threading.Barrier(2, timeout=10)
     first_lookup = threading.local()
 
@@ -224,7 +225,7 @@ def test_concurrent_upserts_of_one_new_key_make_one_source(tenant_rows_restored_
             connection.close()
 
     try:
-        with mock.patch.object(services, "_locked_by_external_id", racing_lookup):
+        with mock.patch.object(upsert_service, "_locked_by_external_id", racing_lookup):
             threads = [threading.Thread(target=upsert, args=(text,)) for text in ("First.", "Second.")]
             for thread in threads:
                 thread.start()

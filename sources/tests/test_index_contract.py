@@ -160,13 +160,14 @@ def test_qdrant_purge_failure_keeps_deleted_knowledge_out(settings, in_tenant, r
     bot = BotProfileFactory()
     source = _ingest(run_on_commit, SourceFactory(bot_profile=bot, content="Octopuses have three hearts."))
     with mock.patch.object(vectorstore, "delete_points", side_effect=vectorstore.VectorStoreError("down")):
-        with mock.patch("sources.tasks.purge_source_vectors.delay") as queued:
+        with mock.patch("sources.tasks.purge_source_vectors.apply_async") as queued:
             run_on_commit(services.source_update, source=source, changes={"is_active": False})
     source.refresh_from_db()
     assert source.purge_pending and not source.is_active
     assert get_index().count_entries(source_ids=[source.pk]) == 1, "the vectors are still there..."
     assert retrieve(bot=bot, query="octopuses hearts") == []  # ...but never retrieved
-    queued.assert_called_once_with([str(source.pk)])
+    queued.assert_called_once()
+    assert queued.call_args.kwargs["kwargs"] == {"source_ids": [str(source.pk)]}
 
 
 @pytest.mark.django_db(transaction=True)

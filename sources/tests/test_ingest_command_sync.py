@@ -33,7 +33,7 @@ def bot(tenant_rows_restored_at_session_end, tenant_a):
 @pytest.fixture
 def queued():
     """Every ingestion task sent (they still run: eager mode)."""
-    with mock.patch.object(ingest_source, "delay", wraps=ingest_source.delay) as delay:
+    with mock.patch.object(ingest_source, "apply_async", wraps=ingest_source.apply_async) as delay:
         yield delay
 
 

@@ -143,7 +143,7 @@ def test_deactivation_removes_index_entries_in_the_same_transaction(in_tenant, r
     bot = BotProfileFactory()
     source = _ingest(run_on_commit, SourceFactory(bot_profile=bot, content="Octopuses have three hearts."))
     assert _points(source)
-    with mock.patch("sources.tasks.purge_source_vectors.delay") as queued:
+    with mock.patch("sources.tasks.purge_source_vectors.apply_async") as queued:
         run_on_commit(services.source_update, source=source, changes={"is_active": False})
     source.refresh_from_db()
     assert not source.is_active and not source.purge_pending
@@ -251,7 +251,7 @@ def test_sweeper_removes_what_a_dead_run_left(in_tenant, run_on_commit, settings
     live_chunks = set(_points(source))
     # A run of new content died after committing some batches: a second document with chunks and postings.
     services.source_update(source=source, changes={"content": "Alpacas are smaller than llamas. " * 40})
-    with mock.patch.object(pipeline, "_switch_version", side_effect=SystemExit("worker killed")):
+    with mock.patch.object(pipeline, "publish", side_effect=SystemExit("worker killed")):
         with pytest.raises(SystemExit):
             pipeline.run_ingestion(source_id=str(source.pk))
     # (run_ingestion cleans up on the way out; simulate a SIGKILL instead: put the partial run back)
@@ -336,7 +336,7 @@ def test_sweeper_is_on_the_beat_schedule(settings):
 
 def test_superseded_task_does_nothing(in_tenant, run_on_commit):
     source = SourceFactory()
-    with mock.patch("sources.tasks.ingest_source.delay"):
+    with mock.patch("sources.tasks.ingest_source.apply_async"):
         run_on_commit(services.source_ingest, source=source)
         first_token = Source.objects.get(pk=source.pk).ingest_token
         run_on_commit(services.source_ingest, source=source)

@@ -8,9 +8,8 @@ import pytest
 from django.utils import timezone
 
 from bots.models import BotProfile
-from minirag.webhooks.models import RefreshState
 from sources import refresh
-from sources.models import Chunk, Source, SourceStatus
+from sources.models import Chunk, RefreshState, Source, SourceStatus
 
 pytestmark = pytest.mark.django_db
 
@@ -168,21 +167,24 @@ def test_backoff_grows_per_schedule_and_is_capped():
     assert refresh.backoff_after(5, "weekly") == refresh.MAX_BACKOFF
 
 
-def test_beat_entry_and_fan_out_to_every_active_tenant(tenant_a, tenant_b, monkeypatch, settings):
+def test_beat_entry_and_fan_out_to_every_active_tenant(
+    tenant_a, tenant_b, monkeypatch, settings, django_capture_on_commit_callbacks
+):
     from minirag.celery import app
+    from sources import tasks
     from tenants.services import tenant_set_active
 
     entry = app.conf.beat_schedule[refresh.BEAT_ENTRY]
     assert entry["task"] == "sources.refresh.refresh_due_sources"
     assert entry["schedule"] == float(settings.REFRESH_CHECK_INTERVAL_SECONDS)
+    assert tasks.refresh_due_sources.name == entry["task"]
+    assert tasks.refresh_tenant_sources.name == "sources.refresh.refresh_tenant_sources"  # queued messages' name
     schemas: list[str] = []
-    from django.db import connection
-
-    monkeypatch.setattr(
-        refresh.refresh_tenant_sources, "apply_async", lambda *a, **k: schemas.append(connection.schema_name)
-    )
+    queue = lambda **options: schemas.append(options["headers"]["_schema_name"])  # noqa: E731
+    monkeypatch.setattr(tasks.refresh_tenant_sources, "apply_async", queue)
     tenant_set_active(tenant=tenant_b.tenant, is_active=False)
 
-    refresh.refresh_due_sources()
+    with django_capture_on_commit_callbacks(execute=True):
+        tasks.refresh_due_sources()
 
     assert tenant_a.tenant.schema_name in schemas and tenant_b.tenant.schema_name not in schemas

@@ -32,7 +32,7 @@ def _text(client, bot, **extra):
 
 
 def test_create_text_source_is_pending_and_not_ingested(client, bot, tenant_a):
-    with mock.patch("sources.tasks.ingest_source.delay") as queued:
+    with mock.patch("sources.tasks.ingest_source.apply_async") as queued:
         response = _text(client, bot, refresh_schedule="daily", description="d")
     assert response.status_code == 201, response.content
     body = response.json()

@@ -140,7 +140,7 @@ def test_a_worker_killed_mid_ingestion_leaves_an_error_and_nothing_behind(tenant
         assert not Chunk.objects.filter(source_id=source.pk).exists()
         assert get_index().count_entries(source_ids=[source.pk]) == 0
         assert get_index().count_entries(source_ids=[source.pk], dense=True) == 0
-        with mock.patch("sources.tasks.ingest_source.delay") as queued:
+        with mock.patch("sources.tasks.ingest_source.apply_async") as queued:
             services.source_ingest(source=source)  # accepted again (no 409)
         queued.assert_called_once()
         assert Source.objects.get(pk=source.pk).stage == "queued"

@@ -25,12 +25,11 @@ from tqdm import tqdm
 from bots.management.lookup import command_bot
 from bots.models import BotProfile
 from minirag.errors import DomainError
-from minirag.tenancy import tenant_context
+from minirag.tenancy import tenant_context, tenants_all
 from sources import services
 from sources.management.ingest_plan import ROOT_MARKER, Step, expand, is_finished, plan
 from sources.models import Source, SourceStatus, SourceType
-from sources.pipeline import ingest as pipeline
-from tenants.models import Tenant
+from sources.pipeline.runs import progress_listeners
 
 CHANGES = ("create", "update", "retry")
 PAST = {"create": "created", "update": "updated", "retry": "retried", "unchanged": "unchanged", "retire": "retired"}
@@ -69,7 +68,7 @@ class Command(BaseCommand):
         parser.add_argument("--no-progress", action="store_true", help="no progress bars (logs, CI)")
 
     def handle(self, *args, **options):
-        tenant = Tenant.objects.filter(slug=options["tenant"]).exclude(schema_name="public").first()
+        tenant = tenants_all().filter(slug=options["tenant"]).first()
         if tenant is None:
             raise CommandError(f"No tenant with slug {options['tenant']!r}")
         with tenant_context(tenant):
@@ -116,7 +115,7 @@ class Command(BaseCommand):
                 bar.set_postfix_str(stage)
                 bar.refresh()
 
-        pipeline.progress_listeners.append(listener)
+        progress_listeners.append(listener)
         try:
             try:
                 action, source = self._submit(bot, step)
@@ -129,7 +128,7 @@ class Command(BaseCommand):
                 return Result(step, action, "")
             source = self._wait(source, bar, options["timeout"])
         finally:
-            pipeline.progress_listeners.remove(listener)
+            progress_listeners.remove(listener)
             bar.close()
         return Result(step, action, source.status, source.chunk_count, source.error_message or "")
 

@@ -13,12 +13,11 @@ from tqdm import tqdm
 
 from bots.management.lookup import command_bot
 from minirag.integrations.embeddings import EmbeddingError
-from minirag.tenancy import tenant_context
+from minirag.tenancy import tenant_context, tenants_all
 from sources.index import KnowledgeIndexError, get_index
 from sources.models import Source
 from sources.pipeline.ingest import IngestError
 from sources.pipeline.reindex import rebuild_source
-from tenants.models import Tenant
 
 
 class Command(BaseCommand):
@@ -37,7 +36,7 @@ class Command(BaseCommand):
     def handle(self, *args, **options):
         if options["bot"] and not options["tenant"]:
             raise CommandError("--bot needs --tenant")
-        tenants = Tenant.objects.exclude(schema_name="public").order_by("slug")
+        tenants = tenants_all()
         if options["tenant"]:
             tenants = tenants.filter(slug=options["tenant"])
             if not tenants.exists():
