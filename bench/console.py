@@ -3,9 +3,9 @@
     .venv/bin/python bench/console.py [--tenants 200] [--runs 10]
 
 Creates N tenants (each with 2 bots, 6 sources in mixed states and 30 usage events in its own schema), then
-loads the admin tenants list (one page of 50, and all N on one page), a tenant page and the cross-tenant
-"failed and stuck ingestions" page as a superuser through Django's test client. Prints the number of SQL
-queries and the median/p95 time per page. Uses its own database (BENCH_CONSOLE_DATABASE_URL, default
+loads the admin tenants list (one page of 50, and all N on one page), a tenant page, one tenant's sources and
+the cross-tenant "failed and stuck ingestions" page as a superuser through Django's test client. Prints the
+number of SQL queries and the median/p95 time per page. Uses its own database (BENCH_CONSOLE_DATABASE_URL, default
 postgres://postgres@127.0.0.1:5432/minirag_bench_console), recreated at start.
 """
 
@@ -121,8 +121,8 @@ def main() -> None:
         (f"tenants list, all {args.tenants} (cold stats)", "/admin/tenants/tenant/?all=", True),
         (f"tenants list, all {args.tenants} (cached stats)", "/admin/tenants/tenant/?all=", False),
         ("tenant page", f"/admin/tenants/tenant/{tenants[0].pk}/change/", True),
-        ("tenant sources", f"/admin/tenants/tenant/{tenants[0].pk}/sources/", True),
-        (f"failed & stuck, {args.tenants} tenants", "/admin/tenants/tenant/problems/", True),
+        ("tenant's sources (sources admin)", f"/admin/sources/source/?tenant={tenants[0].slug}", True),
+        (f"failed & stuck, {args.tenants} tenants", "/admin/sources/source/problems/", True),
     ]
     print(f"\n{args.tenants} tenants, {args.runs} runs per page (Django test client, DEBUG=false)\n")
     print(f"| {'page':42} | queries | median ms | p95 ms | KiB |")

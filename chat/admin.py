@@ -12,14 +12,29 @@ from django.urls import path, reverse
 from django.utils.html import format_html
 
 from bots.models import BotProfile
-from bots.tenant_admin import TenantScopedAdmin
 from chat import evaluation
 from chat.models import Chat, EvaluationRun, EvaluationStatus, Message
+from minirag.admin import TenantScopedAdmin
 from minirag.errors import DomainError
+
+
+class MessageInline(admin.TabularInline):
+    """A chat's messages on its page, oldest first. Read-only: conversations are history."""
+
+    model = Message
+    fields = ["created_at", "role", "content", "prompt_tokens", "completion_tokens", "feedback", "is_complete"]
+    readonly_fields = fields
+    ordering = ["created_at", "id"]
+    extra = 0
+    can_delete = False
+
+    def has_add_permission(self, request, obj=None) -> bool:
+        return False
 
 
 @admin.register(Chat)
 class ChatAdmin(TenantScopedAdmin):
+    inlines = [MessageInline]
     list_display = [
         "title",
         "bot_profile_id",

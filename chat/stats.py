@@ -8,13 +8,16 @@ and start `days` × 24 h ago.
 import datetime as dt
 from uuid import UUID
 
-from django.db.models import Count, Q, QuerySet
+from django.db.models import Count, Q, QuerySet, Sum
 from django.db.models.functions import TruncDate
 from django.utils import timezone
 
+from bots.models import BotProfile
 from bots.stats import active_bot_count, with_bot_names
 from chat.models import Chat, Message, MessageRole
+from sources.models import Chunk, Source
 from sources.stats import active_source_count
+from usage.models import UsageEvent
 from usage.selectors import token_totals
 
 
@@ -100,3 +103,47 @@ def feedback_trend(*, days: int, bot_profile_id: UUID | None = None) -> list[dic
         }
         for row in rows
     ]
+
+
+# --- Detailed health ---------------------------------------------------------------------------------------
+
+
+def health_counts() -> dict:
+    """The caller's own counts in GET /v1/system/health/detailed (`db_stats`, `bot_sources`), side by side like the
+    overview, in a fixed number of queries (no per-bot loop). Registered with minirag.health from ChatConfig.ready()
+    (the foundation imports no app)."""
+    by_status = dict(Source.objects.filter(is_active=True).values_list("status").annotate(n=Count("id")).order_by())
+    usage = UsageEvent.objects.aggregate(
+        events=Count("id"), prompt=Sum("prompt_tokens"), completion=Sum("completion_tokens")
+    )
+    bots = (
+        BotProfile.objects.annotate(
+            source_count=Count("sources", filter=Q(sources__is_active=True)),
+            ready_sources=Count("sources", filter=Q(sources__is_active=True, sources__status="ready")),
+            total_chunks=Sum("sources__chunk_count", filter=Q(sources__is_active=True)),
+        )
+        .order_by("-created_at", "id")
+        .values("id", "name", "model", "is_active", "source_count", "ready_sources", "total_chunks")
+    )
+    db_stats = {
+        "sources_by_status": by_status,
+        "total_chunks": Chunk.objects.filter(source__is_active=True).count(),
+        "total_messages": Message.objects.count(),
+        "total_chats": Chat.objects.count(),
+        "total_usage_events": usage["events"] or 0,
+        "total_prompt_tokens": usage["prompt"] or 0,
+        "total_completion_tokens": usage["completion"] or 0,
+    }
+    bot_sources = [
+        {
+            "bot_profile_id": str(bot["id"]),
+            "bot_name": bot["name"],
+            "model": bot["model"],
+            "is_active": bot["is_active"],
+            "source_count": bot["source_count"],
+            "ready_sources": bot["ready_sources"],
+            "total_chunks": bot["total_chunks"] or 0,
+        }
+        for bot in bots
+    ]
+    return {"db_stats": db_stats, "bot_sources": bot_sources}

@@ -85,50 +85,27 @@ def system_health() -> dict:
 _STARTED_AT = time.monotonic()
 
 
+# The caller's own counts (`db_stats`, `bot_sources`), filled by the apps from their AppConfig.ready(): the
+# foundation imports no domain app. Each counter reads the current tenant schema and returns some of those keys.
+TenantCounter = Callable[[], dict]
+_TENANT_COUNTERS: list[TenantCounter] = []
+
+
+def register_tenant_counts(counter: TenantCounter) -> None:
+    if counter not in _TENANT_COUNTERS:
+        _TENANT_COUNTERS.append(counter)
+
+
 def tenant_db_stats() -> dict:
-    """Counts for the current tenant schema only, in a fixed number of queries (no per-bot loop)."""
-    from django.db.models import Count, Q, Sum
-
-    from bots.models import BotProfile
-    from chat.models import Chat, Message
-    from sources.models import Chunk, Source
-    from usage.models import UsageEvent
-
-    by_status = dict(Source.objects.filter(is_active=True).values_list("status").annotate(n=Count("id")).order_by())
-    usage = UsageEvent.objects.aggregate(
-        events=Count("id"), prompt=Sum("prompt_tokens"), completion=Sum("completion_tokens")
-    )
-    bots = (
-        BotProfile.objects.annotate(
-            source_count=Count("sources", filter=Q(sources__is_active=True)),
-            ready_sources=Count("sources", filter=Q(sources__is_active=True, sources__status="ready")),
-            total_chunks=Sum("sources__chunk_count", filter=Q(sources__is_active=True)),
-        )
-        .order_by("-created_at", "id")
-        .values("id", "name", "model", "is_active", "source_count", "ready_sources", "total_chunks")
-    )
-    db_stats = {
-        "sources_by_status": by_status,
-        "total_chunks": Chunk.objects.filter(source__is_active=True).count(),
-        "total_messages": Message.objects.count(),
-        "total_chats": Chat.objects.count(),
-        "total_usage_events": usage["events"] or 0,
-        "total_prompt_tokens": usage["prompt"] or 0,
-        "total_completion_tokens": usage["completion"] or 0,
-    }
-    bot_sources = [
-        {
-            "bot_profile_id": str(bot["id"]),
-            "bot_name": bot["name"],
-            "model": bot["model"],
-            "is_active": bot["is_active"],
-            "source_count": bot["source_count"],
-            "ready_sources": bot["ready_sources"],
-            "total_chunks": bot["total_chunks"] or 0,
-        }
-        for bot in bots
-    ]
-    return {"db_stats": db_stats, "bot_sources": bot_sources}
+    """Every registered counter's numbers for the current tenant schema: `db_stats` merged, lists concatenated."""
+    result: dict = {"db_stats": {}, "bot_sources": []}
+    for counter in _TENANT_COUNTERS:
+        for key, value in counter().items():
+            if isinstance(value, dict):
+                result.setdefault(key, {}).update(value)
+            else:
+                result.setdefault(key, []).extend(value)
+    return result
 
 
 def detailed_health() -> dict:

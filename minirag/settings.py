@@ -76,7 +76,7 @@ TENANT_APPS = [
     "sources",
     "chat",
     "usage",
-    "minirag.webhooks",
+    "tenants.webhooks",  # label "webhooks": its tables and migration history keep that name
 ]
 INSTALLED_APPS = SHARED_APPS + [app for app in TENANT_APPS if app not in SHARED_APPS]
 

@@ -25,7 +25,7 @@ tenant_patterns = [
     path("v1/", include("sources.api.urls")),
     path("v1/", include("chat.api.urls")),
     path("v1/", include("usage.api.urls")),
-    path("v1/", include("minirag.webhooks.api.urls")),
+    path("v1/", include("tenants.webhooks.api.urls")),
     path("v1/system/health/detailed", views.SystemHealthDetailedView.as_view(), name="system-health-detailed"),
 ]
 

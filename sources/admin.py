@@ -1,15 +1,19 @@
-"""Each tenant's sources in the operator console, with re-ingest and deactivate actions (via the services)."""
+"""Each tenant's sources in the operator console, with re-ingest and deactivate actions (via the services), plus
+the cross-tenant pieces in sources.console (the tenants list's columns, the failed & stuck page)."""
 
 from django.contrib import admin, messages
 
-from bots.tenant_admin import TenantScopedAdmin
+from minirag.admin import TenantScopedAdmin, register_tenant_stat
 from minirag.errors import DomainError
 from sources import services
+from sources.console import SOURCES_STAT, FailedAndStuckPage
 from sources.models import Source
+
+register_tenant_stat(SOURCES_STAT)
 
 
 @admin.register(Source)
-class SourceAdmin(TenantScopedAdmin):
+class SourceAdmin(FailedAndStuckPage, TenantScopedAdmin):
     list_display = [
         "name",
         "external_id",

@@ -219,3 +219,25 @@ class ChunkVector(models.Model):
 
     def __str__(self) -> str:
         return f"vector of {self.chunk_id}"
+
+
+class RefreshState(models.Model):
+    """Back-off bookkeeping for scheduled refresh (sources/refresh.py), one row per failing source.
+
+    A table of its own rather than columns on Source: only failing sources have a row, and a success deletes it.
+    `source_id` is a plain UUID, not a foreign key: a row for a deleted source is harmless and pruned by the
+    refresh tick. The table keeps the name it had when the webhooks app held this model (no data was moved).
+    """
+
+    source_id = models.UUIDField(unique=True)
+    consecutive_failures = models.PositiveIntegerField(default=0)
+    # The scheduler leaves the source alone until then.
+    next_attempt_at = models.DateTimeField(null=True, blank=True, db_index=True)
+    last_error = models.CharField(max_length=500, blank=True, default="")
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        db_table = "webhooks_refreshstate"
+
+    def __str__(self) -> str:
+        return f"{self.source_id}: {self.consecutive_failures} failure(s)"

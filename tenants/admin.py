@@ -1,20 +1,30 @@
-"""Operator console for the public schema. State changes go through services.
+"""The operator console's public-schema pages: tenants, users, API tokens, invite codes. State changes go through
+services.
 
-The tenants list adds per-tenant bots, sources by status, chunks and 30-day tokens, read for the whole page
-in one cross-schema query (minirag.console.selectors). The tenant page links to that tenant's sources, chats,
-usage and webhooks (minirag.console.views, each read in the tenant's schema), and a cross-tenant page lists
-failed and stuck ingestions with a retry action.
+The tenants list shows users and tokens per tenant plus the numbers the apps register (minirag.admin.TenantStat:
+bots, sources by status, chunks, tokens in 30 days), read for the whole page in one cross-schema query. The tenant
+page shows the same numbers, links to that tenant's pages in every app's admin (each read in the tenant's schema),
+the sections other apps add (usage's quotas), its rate-limit refusals, and a *deactivate tenant* button.
 """
 
+from django import forms
+from django.conf import settings
 from django.contrib import admin, messages
 from django.contrib.admin.views.main import ChangeList
-from django.urls import path
-from django.utils.html import format_html_join
+from django.core.exceptions import PermissionDenied
+from django.http import HttpResponseRedirect
+from django.shortcuts import get_object_or_404
+from django.urls import path, reverse
 
-from minirag.console import selectors as console_selectors
-from minirag.console.views import ConsoleViews, console_links
+from minirag import admin as console
+from minirag.api.throttling import denied_counts
+from minirag.tenancy import tenants_all
 from tenants import selectors, services
 from tenants.models import ApiToken, Domain, InviteCode, Tenant, User
+
+# The rate limits that count one tenant's requests (the anonymous ones are shown on the tenants list).
+TENANT_THROTTLE_SCOPES = ["chat_tenant", "chat_bot", "writes_token"]
+ANONYMOUS_THROTTLE_SCOPES = ["signup_ip", "login_ip", "login_email"]
 
 
 class TenantChangeList(ChangeList):
@@ -22,26 +32,25 @@ class TenantChangeList(ChangeList):
         super().get_results(request)
         # At most one query for the whole page, whatever the number of tenants and columns (cached briefly).
         self.result_list = list(self.result_list)
-        stats = console_selectors.tenant_stats_cached([tenant.schema_name for tenant in self.result_list])
+        stats = console.tenant_stats_cached([tenant.schema_name for tenant in self.result_list])
         for tenant in self.result_list:
-            tenant.console_stats = stats.get(tenant.schema_name, console_selectors.TenantStats())
+            tenant.console_stats = stats.get(tenant.schema_name, {})
+
+
+def _stat_column(stat: console.TenantStat, column: console.StatColumn):
+    """A tenants-list column showing one registered stat (read from the stats TenantChangeList attached)."""
+
+    def display(tenant):
+        return column.render(console.stat_value(getattr(tenant, "console_stats", {}), stat))
+
+    display.__name__ = column.name
+    display.short_description = column.title
+    return display
 
 
 @admin.register(Tenant)
 class TenantAdmin(admin.ModelAdmin):
-    list_display = [
-        "name",
-        "slug",
-        "plan",
-        "is_active",
-        "user_count",
-        "active_token_count",
-        "bot_count",
-        "sources_by_status",
-        "chunk_count",
-        "tokens_30d",
-        "created",
-    ]
+    list_display = ["name", "slug", "plan", "is_active", "user_count", "active_token_count", "created"]
     list_filter = ["plan", "is_active"]
     search_fields = ["name", "slug"]
     readonly_fields = ["id", "schema_name", "created_at", "updated_at"]
@@ -49,14 +58,19 @@ class TenantAdmin(admin.ModelAdmin):
     actions = ["deactivate_tenants", "activate_tenants"]
     list_per_page = 50
     list_max_show_all = 500
-    change_form_template = "admin/console/tenant_change_form.html"
-    change_list_template = "admin/console/tenant_change_list.html"
+    change_form_template = "admin/tenants/tenant/change_form.html"
+    change_list_template = "admin/tenants/tenant/change_list.html"
 
     def get_queryset(self, request):
         return selectors.tenant_list_with_counts()
 
     def get_changelist(self, request, **kwargs):
         return TenantChangeList
+
+    def get_list_display(self, request):
+        *own, created = self.list_display
+        stats = [_stat_column(stat, column) for stat in console.registered_tenant_stats() for column in stat.columns]
+        return [*own, *stats, created]
 
     def has_add_permission(self, request) -> bool:
         # Tenants are created by the bootstrap service (API or `manage.py bootstrap_tenant`) with their schema.
@@ -71,50 +85,49 @@ class TenantAdmin(admin.ModelAdmin):
     def formfield_for_dbfield(self, db_field, request, **kwargs):
         if db_field.name == "plan":
             # The plans settings.PLANS defines (each with its quotas), not free text.
-            from django import forms
-            from django.conf import settings
-
             choices = [(name, name) for name in settings.PLANS]
             return forms.ChoiceField(choices=choices, label="Plan", help_text="Quotas per plan: settings PLANS")
         return super().formfield_for_dbfield(db_field, request, **kwargs)
 
-    # --- console pages --------------------------------------------------------------------------------------
+    # --- pages ------------------------------------------------------------------------------------------------
 
     def get_urls(self):
-        views = ConsoleViews(self)
-        wrap = self.admin_site.admin_view
-        console = [
-            path("problems/", wrap(views.problems), name="tenants_tenant_console_problems"),
-            path("<uuid:tenant_id>/sources/", wrap(views.sources), name="tenants_tenant_console_sources"),
-            path("<uuid:tenant_id>/chats/", wrap(views.chats), name="tenants_tenant_console_chats"),
-            path(
-                "<uuid:tenant_id>/chats/<uuid:chat_id>/",
-                wrap(views.chat_detail),
-                name="tenants_tenant_console_chat",
-            ),
-            path("<uuid:tenant_id>/usage/", wrap(views.usage), name="tenants_tenant_console_usage"),
-            path("<uuid:tenant_id>/webhooks/", wrap(views.webhooks), name="tenants_tenant_console_webhooks"),
-            path("<uuid:tenant_id>/deactivate/", wrap(views.deactivate), name="tenants_tenant_console_deactivate"),
-        ]
-        return console + super().get_urls()
+        deactivate = path(
+            "<uuid:tenant_id>/deactivate/",
+            self.admin_site.admin_view(self.deactivate_view),
+            name="tenants_tenant_deactivate",
+        )
+        return [deactivate, *super().get_urls()]
 
     def changelist_view(self, request, extra_context=None):
-        from minirag.api.throttling import denied_counts
-
         # Refusals of the limits that count anonymous clients (sign-up, login), all tenants together.
-        extra = {"throttled_anonymous": denied_counts(scopes=["signup_ip", "login_ip", "login_email"])}
+        extra = {"throttled_anonymous": denied_counts(scopes=ANONYMOUS_THROTTLE_SCOPES)}
         return super().changelist_view(request, extra_context={**extra, **(extra_context or {})})
 
     def change_view(self, request, object_id, form_url="", extra_context=None):
         tenant = self.get_object(request, object_id)
         extra = dict(extra_context or {})
         if tenant is not None:
-            extra["console_links"] = console_links(tenant)
-            extra["console_stats"] = console_selectors.tenant_stats([tenant.schema_name]).get(
-                tenant.schema_name, console_selectors.TenantStats()
-            )
-            extra.update(_quotas_and_throttling(tenant))
+            stats = console.tenant_stats([tenant.schema_name]).get(tenant.schema_name, {})
+            extra["console_cards"] = [
+                (column.card_title, column.render(console.stat_value(stats, stat)))
+                for stat in console.registered_tenant_stats()
+                for column in stat.columns
+            ]
+            extra["console_links"] = console.tenant_scoped_links(self.admin_site, tenant)
+            extra["console_panels"] = console.render_tenant_panels(tenant)
+            extra["throttled"] = denied_counts(tenant_id=tenant.id, scopes=TENANT_THROTTLE_SCOPES)
         return super().change_view(request, object_id, form_url, extra_context=extra)
+
+    def deactivate_view(self, request, tenant_id):
+        """The tenant page's *deactivate tenant* button (POST): its tokens stop working on their next request."""
+        tenant = get_object_or_404(tenants_all(), pk=tenant_id)
+        if not self.has_change_permission(request, tenant):
+            raise PermissionDenied
+        if request.method == "POST":
+            services.tenant_set_active(tenant=tenant, is_active=False)
+            messages.success(request, f"Tenant {tenant.slug} deactivated: its tokens stop working now.")
+        return HttpResponseRedirect(reverse("admin:tenants_tenant_change", args=[tenant.pk]))
 
     # --- list columns ------------------------------------------------------------------------------------------
 
@@ -126,32 +139,9 @@ class TenantAdmin(admin.ModelAdmin):
     def active_token_count(self, tenant):
         return tenant.active_token_count
 
-    @admin.display(description="Bots")
-    def bot_count(self, tenant):
-        return _stats(tenant).bots
-
-    @admin.display(description="Sources")
-    def sources_by_status(self, tenant):
-        stats = _stats(tenant)
-        if not stats.sources_total:
-            return "0"
-        return format_html_join(
-            " ",
-            '<span class="console-status console-{}">{} {}</span>',
-            ((status, count, status) for status, count in stats.sources.items() if count),
-        )
-
-    @admin.display(description="Chunks")
-    def chunk_count(self, tenant):
-        return f"{_stats(tenant).chunks:,}"
-
     @admin.display(description="Created", ordering="created_at")
     def created(self, tenant):
         return tenant.created_at.date().isoformat()
-
-    @admin.display(description="Tokens 30 d")
-    def tokens_30d(self, tenant):
-        return f"{_stats(tenant).tokens_30d:,}"
 
     # --- actions -----------------------------------------------------------------------------------------------
 
@@ -166,35 +156,6 @@ class TenantAdmin(admin.ModelAdmin):
         for tenant in queryset:
             services.tenant_set_active(tenant=tenant, is_active=True)
         self.message_user(request, f"Activated {queryset.count()} tenant(s).", messages.SUCCESS)
-
-
-def _quotas_and_throttling(tenant) -> dict:
-    """The tenant page's quota table (use toward each quota of its plan) and its rate-limit refusals (7 days)."""
-    from minirag.api.throttling import SCOPES, denied_counts
-    from minirag.tenancy import tenant_context
-    from usage.plans import plan_name
-    from usage.selectors import quota_usage
-
-    with tenant_context(tenant):
-        quotas = quota_usage(tenant=tenant)
-    tenant_scopes = [scope for scope in SCOPES if scope in ("chat_tenant", "chat_bot", "writes_token")]
-    return {
-        "quota_plan": plan_name(tenant),
-        "quotas": [
-            {
-                "name": name,
-                "used": row["used"],
-                "limit": row["limit"],
-                "percent": round(100 * row["used"] / row["limit"]) if row["limit"] else None,
-            }
-            for name, row in quotas.items()
-        ],
-        "throttled": denied_counts(tenant_id=tenant.id, scopes=tenant_scopes),
-    }
-
-
-def _stats(tenant) -> console_selectors.TenantStats:
-    return getattr(tenant, "console_stats", None) or console_selectors.TenantStats()
 
 
 @admin.register(User)

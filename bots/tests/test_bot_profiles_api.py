@@ -13,8 +13,8 @@ from bots.models import BotProfile
 from bots.services import bot_credentials
 from minirag import encryption
 from minirag.tenancy import tenant_context
-from minirag.webhooks.models import Webhook
-from minirag.webhooks.services import webhook_create
+from tenants.webhooks.models import Webhook
+from tenants.webhooks.services import webhook_create
 
 pytestmark = pytest.mark.django_db
 

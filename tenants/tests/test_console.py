@@ -1,5 +1,6 @@
-"""The operator console: tenants list with per-tenant stats, tenant pages in the tenant's schema, the
-cross-tenant failed/stuck view with retry, deactivation, and refusal of non-staff users."""
+"""The operator console: the tenants list with the stats the apps register (one cross-schema query), the tenant
+page linking to each app's admin opened on that tenant, the sources' cross-tenant failed/stuck view with retry,
+deactivation, and refusal of non-staff users."""
 
 from datetime import timedelta
 
@@ -12,11 +13,11 @@ from django.utils import timezone
 from bots.models import BotProfile
 from chat.models import Chat, Message
 from minirag.tenancy import tenant_context
-from minirag.webhooks.models import WebhookDelivery
-from minirag.webhooks.services import webhook_create
 from sources.models import Source
 from tenants.models import User
 from tenants.services import tenant_bootstrap
+from tenants.webhooks.models import Webhook, WebhookDelivery
+from tenants.webhooks.services import webhook_create
 from usage.models import UsageEvent
 
 pytestmark = pytest.mark.django_db
@@ -114,89 +115,71 @@ def test_tenants_list_shows_stats_with_a_query_count_independent_of_tenants(oper
     assert len(cached) == len(five_tenants) - 1  # the stats come from the cache on a reload
 
 
-def test_tenant_page_links_to_its_data_and_shows_its_numbers(operator, seeded, tenant_a, django_assert_max_num_queries):
+def test_tenant_page_shows_its_numbers_and_links_to_its_data_in_each_apps_admin(
+    operator, seeded, tenant_a, django_assert_max_num_queries
+):
     with django_assert_max_num_queries(15):
         response = operator.get(f"/admin/tenants/tenant/{tenant_a.tenant.pk}/change/")
 
     page = response.content.decode()
     assert response.status_code == 200
-    for part in ("sources", "chats", "usage", "webhooks"):
-        assert f"/admin/tenants/tenant/{tenant_a.tenant.pk}/{part}/" in page
-    assert "Retry failed sources (1)" in page and "Deactivate tenant" in page
+    assert "Tokens, last 30 days<b>340</b>" in page and "Bots<b>1</b>" in page and "Chunks<b>12</b>" in page
+    assert "1 ready" in page and "1 error" in page
+    for changelist in ("sources/source", "bots/botprofile", "chat/chat", "usage/usageevent", "webhooks/webhook"):
+        assert f"/admin/{changelist}/?tenant={tenant_a.tenant.slug}" in page
+    assert "Deactivate tenant" in page
 
 
-@pytest.mark.parametrize("part", ["sources", "chats", "usage", "webhooks"])
-def test_tenant_pages_show_that_tenants_data_only(
-    operator, seeded, tenant_a, tenant_b, part, django_assert_max_num_queries
+@pytest.mark.parametrize(
+    ("changelist", "expected_in_a"),
+    [
+        ("sources/source", "Broken page"),
+        ("chat/chat", "Where is Blipton?"),
+        ("usage/usageevent", "gpt-4o-mini"),
+        ("webhooks/webhook", "https://93.184.215.14/hook"),
+        ("webhooks/webhookdelivery", "HTTP 503"),
+    ],
+)
+def test_the_tenant_pages_links_show_that_tenants_data_only(
+    operator, seeded, tenant_a, tenant_b, changelist, expected_in_a, django_assert_max_num_queries
 ):
     with django_assert_max_num_queries(15):
-        response_a = operator.get(f"/admin/tenants/tenant/{tenant_a.tenant.pk}/{part}/")
-    response_b = operator.get(f"/admin/tenants/tenant/{tenant_b.tenant.pk}/{part}/")
+        response_a = operator.get(f"/admin/{changelist}/?tenant={tenant_a.tenant.slug}")
+    response_b = operator.get(f"/admin/{changelist}/?tenant={tenant_b.tenant.slug}")
 
     assert response_a.status_code == response_b.status_code == 200
     a, b = response_a.content.decode(), response_b.content.decode()
-    expected_in_a = {
-        "sources": "Broken page",
-        "chats": "Where is Blipton?",
-        "usage": "gpt-4o-mini",
-        "webhooks": "https://93.184.215.14/hook",
-    }[part]
     assert expected_in_a in a and expected_in_a not in b
-    if part == "sources":
+    if changelist == "sources/source":
         assert "Stuck crawl" in b and "Stuck crawl" not in a
-    if part == "webhooks":
-        assert seeded["secret"] not in a and "HTTP 503" in a
+    assert seeded["secret"] not in a
 
 
-def test_chat_page_is_read_only_with_its_messages(operator, seeded, tenant_a):
-    response = operator.get(f"/admin/tenants/tenant/{tenant_a.tenant.pk}/chats/{seeded['chat'].pk}/")
+def test_chat_page_shows_its_messages_in_order_read_only(operator, seeded, tenant_a):
+    response = operator.get(f"/admin/chat/chat/{seeded['chat'].pk}/change/?tenant={tenant_a.tenant.slug}")
 
     page = response.content.decode()
     assert response.status_code == 200
-    assert page.index("Where is Blipton?") < page.index("Blipton is in Quaxland.")
-    assert "<textarea" not in page and 'type="submit"' not in page.split('id="content-main"')[1]
-
-
-def test_retry_failed_from_the_tenant_page_reingests_through_the_service(
-    operator, seeded, tenant_a, django_capture_on_commit_callbacks
-):
-    with django_capture_on_commit_callbacks(execute=True):
-        response = operator.post(f"/admin/tenants/tenant/{tenant_a.tenant.pk}/sources/", {"action": "retry_failed"})
-
-    assert response.status_code == 302
-    with tenant_context(tenant_a.tenant):
-        failed = Source.objects.get(pk=seeded["failed"].pk)
-        ready = Source.objects.get(pk=seeded["ready"].pk)
-    assert failed.status == "ready" and failed.chunk_count >= 1 and failed.error_message is None
-    assert ready.status == "ready" and ready.chunk_count == 12  # not selected, not touched
-
-
-def test_reingest_selected_sources(operator, seeded, tenant_a, django_capture_on_commit_callbacks):
-    with django_capture_on_commit_callbacks(execute=True):
-        operator.post(
-            f"/admin/tenants/tenant/{tenant_a.tenant.pk}/sources/",
-            {"action": "reingest", "selected": [str(seeded["failed"].pk)]},
-        )
-
-    with tenant_context(tenant_a.tenant):
-        assert Source.objects.get(pk=seeded["failed"].pk).status == "ready"
+    assert page.index("Where is Blipton?</div>") < page.index("Blipton is in Quaxland.")
+    assert "<textarea" not in page and 'name="messages-0-content"' not in page
 
 
 def test_failed_and_stuck_view_lists_every_tenant_and_retries(
     operator, seeded, tenant_a, tenant_b, django_assert_max_num_queries, django_capture_on_commit_callbacks
 ):
     with django_assert_max_num_queries(10):
-        response = operator.get("/admin/tenants/tenant/problems/")
+        response = operator.get("/admin/sources/source/problems/")
 
     page = response.content.decode()
     assert response.status_code == 200
     assert "Broken page" in page and "Fetching failed: HTTP 500" in page and "failed" in page
     assert "Stuck crawl" in page and "stuck processing" in page and "embedding" in page
     assert "Handbook" not in page
+    assert f"/admin/sources/source/{seeded['stuck'].pk}/change/?tenant={tenant_b.tenant.slug}" in page
 
     with django_capture_on_commit_callbacks(execute=True):
         retry = operator.post(
-            "/admin/tenants/tenant/problems/", {"selected": [f"{tenant_b.tenant.pk}:{seeded['stuck'].pk}"]}
+            "/admin/sources/source/problems/", {"selected": [f"{tenant_b.tenant.pk}:{seeded['stuck'].pk}"]}
         )
 
     assert retry.status_code == 302
@@ -204,6 +187,12 @@ def test_failed_and_stuck_view_lists_every_tenant_and_retries(
         assert Source.objects.get(pk=seeded["stuck"].pk).status == "ready"
     with tenant_context(tenant_a.tenant):
         assert Source.objects.get(pk=seeded["failed"].pk).status == "error"  # not selected
+
+
+def test_the_sources_list_links_to_the_failed_and_stuck_view(operator, seeded, tenant_a):
+    page = operator.get(f"/admin/sources/source/?tenant={tenant_a.tenant.slug}").content.decode()
+
+    assert 'href="/admin/sources/source/problems/"' in page
 
 
 def test_deactivate_tenant_stops_its_tokens_at_once(operator, tenant_a):
@@ -222,12 +211,12 @@ def test_deactivate_tenant_stops_its_tokens_at_once(operator, tenant_a):
 CONSOLE_URLS = [
     "/admin/",
     "/admin/tenants/tenant/",
-    "/admin/tenants/tenant/problems/",
+    "/admin/sources/source/problems/",
     "/admin/tenants/tenant/{a}/change/",
-    "/admin/tenants/tenant/{a}/sources/",
-    "/admin/tenants/tenant/{a}/chats/",
-    "/admin/tenants/tenant/{a}/usage/",
-    "/admin/tenants/tenant/{a}/webhooks/",
+    "/admin/sources/source/",
+    "/admin/chat/chat/",
+    "/admin/usage/usageevent/",
+    "/admin/webhooks/webhook/",
 ]
 
 
@@ -244,15 +233,21 @@ def test_console_refuses_anonymous_and_non_staff_users(tenant_a, url):
         assert response.status_code == 302 and "/admin/login/" in response["Location"]
 
 
-def test_non_staff_cannot_post_console_actions(tenant_a):
+def test_non_staff_cannot_post_console_actions(tenant_a, seeded):
     member = Client()
     member.force_login(tenant_a.owner, backend=BACKEND)
 
-    response = member.post(f"/admin/tenants/tenant/{tenant_a.tenant.pk}/deactivate/")
+    deactivate = member.post(f"/admin/tenants/tenant/{tenant_a.tenant.pk}/deactivate/")
+    retry = member.post(
+        "/admin/sources/source/problems/", {"selected": [f"{tenant_a.tenant.pk}:{seeded['failed'].pk}"]}
+    )
 
-    assert response.status_code == 302 and "/admin/login/" in response["Location"]
+    for response in (deactivate, retry):
+        assert response.status_code == 302 and "/admin/login/" in response["Location"]
     tenant_a.tenant.refresh_from_db()
     assert tenant_a.tenant.is_active is True
+    with tenant_context(tenant_a.tenant):
+        assert Source.objects.get(pk=seeded["failed"].pk).status == "error"
 
 
 def test_admin_index_and_model_pages_render_for_an_operator(operator, seeded):
@@ -265,16 +260,18 @@ def test_admin_index_and_model_pages_render_for_an_operator(operator, seeded):
     assert 'id="site-name"' in page and "/admin/tenants/apitoken/" in page  # full admin layout and app list
 
 
-def test_malformed_selections_are_ignored(operator, seeded, tenant_a):
-    sources = operator.post(
-        f"/admin/tenants/tenant/{tenant_a.tenant.pk}/sources/", {"action": "reingest", "selected": ["nope"]}
-    )
-    problems = operator.post("/admin/tenants/tenant/problems/", {"selected": ["x:y", "no-colon"]})
+def test_malformed_selections_are_ignored(operator, seeded, tenant_a, django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks(execute=True):
+        problems = operator.post(
+            "/admin/sources/source/problems/", {"selected": ["x:y", "no-colon", f"{tenant_a.tenant.pk}:nope"]}
+        )
 
-    assert sources.status_code == problems.status_code == 302
+    assert problems.status_code == 302
+    with tenant_context(tenant_a.tenant):
+        assert Source.objects.get(pk=seeded["failed"].pk).status == "error"
 
 
-def test_webhook_model_admin_pages_are_tenant_scoped_and_never_show_secrets(operator, seeded, tenant_a, tenant_b):
+def test_webhook_admin_pages_are_tenant_scoped_and_never_show_secrets(operator, seeded, tenant_a, tenant_b):
     hooks_a = operator.get(f"/admin/webhooks/webhook/?tenant={tenant_a.tenant.slug}")
     deliveries_a = operator.get(f"/admin/webhooks/webhookdelivery/?tenant={tenant_a.tenant.slug}")
     hooks_b = operator.get(f"/admin/webhooks/webhook/?tenant={tenant_b.tenant.slug}")
@@ -284,8 +281,6 @@ def test_webhook_model_admin_pages_are_tenant_scoped_and_never_show_secrets(oper
     assert "https://93.184.215.14/hook" not in hooks_b.content.decode()
     assert "HTTP 503" in deliveries_a.content.decode()
     with tenant_context(tenant_a.tenant):
-        from minirag.webhooks.models import Webhook
-
         hook = Webhook.objects.get()
     change = operator.get(f"/admin/webhooks/webhook/{hook.pk}/change/?tenant={tenant_a.tenant.slug}")
     assert change.status_code == 200

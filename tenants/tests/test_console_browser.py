@@ -5,7 +5,7 @@ import importlib.util
 import pytest
 from django.test import Client
 
-from minirag.console.browser import Browser, chromium_path
+from minirag.tests.browser import Browser, chromium_path
 from tenants.models import User
 
 pytestmark = [
@@ -36,8 +36,8 @@ def test_console_pages_render_in_headless_chromium(live_server, tenant_a):
         "/admin/": "Operator console",
         "/admin/tenants/tenant/": "Tokens 30 d",
         f"/admin/tenants/tenant/{tenant_a.tenant.pk}/change/": "Tokens, last 30 days",
-        "/admin/tenants/tenant/problems/": "Failed and stuck ingestions",
-        f"/admin/tenants/tenant/{tenant_a.tenant.pk}/sources/": "Re-ingest selected",
+        "/admin/sources/source/problems/": "Failed and stuck ingestions",
+        f"/admin/sources/source/?tenant={tenant_a.tenant.slug}": "Failed & stuck ingestions (all tenants)",
     }
 
     with Browser(width=1280, height=800) as browser:
@@ -52,6 +52,6 @@ def test_console_pages_render_in_headless_chromium(live_server, tenant_a):
 
 def test_without_a_session_chromium_lands_on_the_login_page(live_server):
     with Browser(width=1024, height=700) as browser:
-        page = browser.capture(live_server.url + "/admin/tenants/tenant/problems/")
+        page = browser.capture(live_server.url + "/admin/sources/source/problems/")
 
     assert "/admin/login/" in page.url and "Failed and stuck" not in page.text

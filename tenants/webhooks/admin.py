@@ -6,9 +6,9 @@ through the service.
 
 from django.contrib import admin, messages
 
-from bots.tenant_admin import TenantScopedAdmin
-from minirag.webhooks import services
-from minirag.webhooks.models import Webhook, WebhookDelivery
+from minirag.admin import TenantScopedAdmin
+from tenants.webhooks import services
+from tenants.webhooks.models import Webhook, WebhookDelivery
 
 
 @admin.register(Webhook)

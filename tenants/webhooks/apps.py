@@ -2,20 +2,21 @@ from django.apps import AppConfig
 
 
 class WebhooksConfig(AppConfig):
-    """Operations app: outbound webhooks, plus the back-off state of scheduled refresh (see models)."""
+    """Outbound webhooks: a tenant's integration with its own systems. Tenant-schema data (see models).
 
-    name = "minirag.webhooks"
-    label = "webhooks"
-    verbose_name = "Webhooks and scheduled refresh"
+    It lives in `tenants/` because it belongs to the tenant as a whole and knows no domain app: it hears every
+    app's domain events through minirag.events, so any app may emit them without importing it.
+    """
+
+    name = "tenants.webhooks"
+    label = "webhooks"  # unchanged since it lived in minirag/: its tables and migration history keep the name
+    verbose_name = "Webhooks"
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
         from minirag import events
-        from minirag.webhooks.dispatch import on_event
-        from minirag.webhooks.tasks import register_beat
-        from sources import refresh
+        from tenants.webhooks.dispatch import on_event
+        from tenants.webhooks.tasks import register_beat
 
         events.subscribe(on_event)
         register_beat()  # daily pruning of the delivery log
-        # Imported here so web, worker and beat processes all know the refresh tasks and the beat entry.
-        refresh.register()

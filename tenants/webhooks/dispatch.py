@@ -1,6 +1,6 @@
 """The minirag.events subscriber: turns a committed domain event into queued webhook deliveries."""
 
-from minirag.webhooks import services
+from tenants.webhooks import services
 
 
 def on_event(schema_name: str, event: str, payload: dict) -> None:

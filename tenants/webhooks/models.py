@@ -7,8 +7,8 @@ Where they live: in the TENANT schema, not in the public schema with a tenant ke
 - Deliveries are tenant history, like messages and usage; they belong next to the data they describe.
 - Deleting a tenant's schema removes its webhooks, secrets and delivery log with it, with nothing left
   behind in a shared table.
-The price is that a cross-tenant view (the operator console) has to visit each schema; it does so with
-`minirag.tenancy.tenant_context`.
+The price is that a cross-tenant view (the operator console) has to visit each schema (the admin's
+TenantScopedAdmin enters one tenant at a time).
 """
 
 import uuid
@@ -66,23 +66,3 @@ class WebhookDelivery(models.Model):
     def __str__(self) -> str:
         outcome = "ok" if self.success else (self.error or "failed")
         return f"{self.event} #{self.attempt} → {outcome}"
-
-
-class RefreshState(models.Model):
-    """Back-off bookkeeping for scheduled refresh (sources/refresh.py), one row per failing source.
-
-    It lives in this app (the operations app: outbound webhooks and scheduled work) rather than as new
-    columns on sources.Source so the two apps' migrations never collide; it is tenant data, so it sits in
-    the tenant schema like the source it describes. `source_id` is a plain UUID, not a foreign key: a row for
-    a deleted source is harmless and pruned by the refresh tick. A success deletes the row.
-    """
-
-    source_id = models.UUIDField(unique=True)
-    consecutive_failures = models.PositiveIntegerField(default=0)
-    # The scheduler leaves the source alone until then.
-    next_attempt_at = models.DateTimeField(null=True, blank=True, db_index=True)
-    last_error = models.CharField(max_length=500, blank=True, default="")
-    updated_at = models.DateTimeField(auto_now=True)
-
-    def __str__(self) -> str:
-        return f"{self.source_id}: {self.consecutive_failures} failure(s)"

@@ -3,7 +3,7 @@
 from django.db.models import QuerySet
 
 from minirag.errors import NotFound
-from minirag.webhooks.models import Webhook, WebhookDelivery
+from tenants.webhooks.models import Webhook, WebhookDelivery
 
 
 def webhook_list() -> QuerySet[Webhook]:

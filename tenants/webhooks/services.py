@@ -10,15 +10,16 @@ from datetime import timedelta
 from functools import lru_cache
 
 from django.conf import settings
+from django.db import connection, transaction
 from django.utils import timezone
-from django_tenants.utils import schema_context
 
-from minirag.encryption import decrypt_text, encrypt_text
+from minirag.encryption import decrypt_text, encrypt_text, rotate
 from minirag.errors import InvalidInput
 from minirag.events import EVENT_TYPES
 from minirag.netguard import UnsafeURLError, check_url
-from minirag.webhooks import delivery
-from minirag.webhooks.models import Webhook, WebhookDelivery
+from minirag.tenancy import tenant_context, tenants_all
+from tenants.webhooks import delivery
+from tenants.webhooks.models import Webhook, WebhookDelivery
 
 logger = logging.getLogger("minirag.webhooks")
 
@@ -109,7 +110,10 @@ def webhook_dispatch_event(*, schema_name: str, event: str, payload: dict) -> in
     single-process mode) they run on a background thread, so a slow receiver never holds up the chat reply
     or ingestion that fired the event. Returns the number of deliveries queued.
     """
-    with schema_context(schema_name):
+    tenant = tenants_all().filter(schema_name=schema_name).first()
+    if tenant is None:  # the tenant was deleted since the event
+        return 0
+    with tenant_context(tenant):
         webhook_ids = [
             str(webhook_id)
             for webhook_id in Webhook.objects.filter(is_active=True, events__contains=[event]).values_list(
@@ -119,9 +123,9 @@ def webhook_dispatch_event(*, schema_name: str, event: str, payload: dict) -> in
     if not webhook_ids:
         return 0
     if settings.CELERY_TASK_ALWAYS_EAGER and settings.WEBHOOK_EAGER_IN_BACKGROUND:
-        _eager_pool().submit(_queue_deliveries, schema_name, webhook_ids, event, payload, close_connection=True)
+        _eager_pool().submit(_queue_deliveries, tenant, webhook_ids, event, payload, close_connection=True)
     else:
-        _queue_deliveries(schema_name, webhook_ids, event, payload)
+        _queue_deliveries(tenant, webhook_ids, event, payload)
     return len(webhook_ids)
 
 
@@ -131,16 +135,14 @@ def _eager_pool() -> ThreadPoolExecutor:
 
 
 def _queue_deliveries(
-    schema_name: str, webhook_ids: list[str], event: str, payload: dict, *, close_connection: bool = False
+    tenant, webhook_ids: list[str], event: str, payload: dict, *, close_connection: bool = False
 ) -> None:
-    from django.db import connection
-
-    from minirag.webhooks.tasks import deliver_webhook
+    from tenants.webhooks.tasks import deliver_webhook  # here: tasks imports this module
 
     try:
-        with schema_context(schema_name):
+        with tenant_context(tenant):
             for webhook_id in webhook_ids:
-                # Queued inside the schema context: tenant-schemas-celery stamps the task with this schema.
+                # Queued inside the tenant's schema: tenant-schemas-celery stamps the task with it.
                 deliver_webhook.apply_async(
                     kwargs={
                         "webhook_id": webhook_id,
@@ -151,7 +153,7 @@ def _queue_deliveries(
                     }
                 )
     except Exception:  # a background delivery must never die silently
-        logger.exception("webhook delivery for %s in %s failed", event, schema_name)
+        logger.exception("webhook delivery for %s in %s failed", event, tenant.schema_name)
     finally:
         if close_connection:
             connection.close()  # the background thread's own connection
@@ -265,10 +267,6 @@ def webhook_prune_deliveries(*, now=None) -> int:
 
 def webhook_secrets_rotate() -> int:
     """Re-encrypt every webhook secret in the current schema under the newest key. Returns the count."""
-    from django.db import transaction
-
-    from minirag.encryption import rotate
-
     rotated = 0
     with transaction.atomic():
         for webhook in Webhook.objects.select_for_update().exclude(encrypted_secret=""):

@@ -2,7 +2,8 @@
 
 from celery import shared_task
 
-from minirag.webhooks import services
+from minirag.tenancy import periodic, tenant_context, tenants_all
+from tenants.webhooks import services
 
 # Without a broker (CELERY_TASK_ALWAYS_EAGER, the single-process dev mode) a countdown cannot be honoured:
 # the retries would run back to back inside the request that emitted the event. There, a failed attempt is
@@ -48,11 +49,8 @@ def prune_tenant_deliveries() -> int:
 @shared_task(name="minirag.webhooks.tasks.prune_deliveries", ignore_result=True)
 def prune_deliveries() -> int:
     """Beat entry point (public schema): one `prune_tenant_deliveries` per tenant."""
-    from minirag.tenancy import tenant_context
-    from tenants.models import Tenant
-
     count = 0
-    for tenant in Tenant.objects.exclude(schema_name="public").iterator():
+    for tenant in tenants_all().iterator():
         with tenant_context(tenant):
             prune_tenant_deliveries.apply_async()
         count += 1
@@ -63,9 +61,4 @@ PRUNE_BEAT_ENTRY = "webhooks-prune-deliveries"
 
 
 def register_beat() -> None:
-    from minirag.celery import app
-
-    app.conf.beat_schedule[PRUNE_BEAT_ENTRY] = {
-        "task": "minirag.webhooks.tasks.prune_deliveries",
-        "schedule": 24 * 3600.0,
-    }
+    periodic(PRUNE_BEAT_ENTRY, task=prune_deliveries.name, seconds=24 * 3600)

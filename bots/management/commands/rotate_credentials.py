@@ -6,9 +6,8 @@ from tqdm import tqdm
 
 from bots.services import bot_credentials_rotate
 from minirag.encryption import DecryptionError
-from minirag.tenancy import tenant_context
-from minirag.webhooks.services import webhook_secrets_rotate
-from tenants.models import Tenant
+from minirag.tenancy import tenant_context, tenants_all
+from tenants.webhooks.services import webhook_secrets_rotate
 
 
 class Command(BaseCommand):
@@ -20,7 +19,7 @@ class Command(BaseCommand):
     def handle(self, *args, **options):
         bots = webhooks = 0
         failed: list[str] = []
-        tenants = list(Tenant.objects.exclude(schema_name="public").order_by("slug"))
+        tenants = list(tenants_all())
         for tenant in tqdm(tenants, desc="Tenants", unit="tenant", file=self.stderr._out, disable=not tenants):
             with tenant_context(tenant):
                 try:

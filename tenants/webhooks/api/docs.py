@@ -1,4 +1,4 @@
-"""What `/v1/schema` says about webhooks and their deliveries (applied in minirag.webhooks.api.views)."""
+"""What `/v1/schema` says about webhooks and their deliveries (applied in tenants.webhooks.api.views)."""
 
 from django.conf import settings
 from drf_spectacular.utils import OpenApiExample, extend_schema, extend_schema_view

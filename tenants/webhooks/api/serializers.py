@@ -1,6 +1,6 @@
 from rest_framework import serializers
 
-from minirag.webhooks.models import Webhook, WebhookDelivery
+from tenants.webhooks.models import Webhook, WebhookDelivery
 
 
 class WebhookReadSerializer(serializers.ModelSerializer):

@@ -1,6 +1,6 @@
 from rest_framework.routers import SimpleRouter
 
-from minirag.webhooks.api import views
+from tenants.webhooks.api import views
 
 router = SimpleRouter(trailing_slash=False)
 router.register("webhooks", views.WebhookViewSet, basename="webhook")

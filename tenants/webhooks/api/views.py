@@ -6,9 +6,9 @@ from rest_framework.response import Response
 from minirag.api.lookups import UUID_LOOKUP
 from minirag.api.pagination import BoundedListPagination
 from minirag.api.permissions import ManagerForWrites
-from minirag.webhooks import selectors, services
-from minirag.webhooks.api import docs
-from minirag.webhooks.api import serializers as s
+from tenants.webhooks import selectors, services
+from tenants.webhooks.api import docs
+from tenants.webhooks.api import serializers as s
 
 
 class WebhookWritePermission(ManagerForWrites):

@@ -6,9 +6,9 @@ import time
 import pytest
 
 from minirag.tenancy import tenant_context
-from minirag.webhooks import services
-from minirag.webhooks.models import Webhook, WebhookDelivery
-from minirag.webhooks.tests.receiver import Receiver
+from tenants.webhooks import services
+from tenants.webhooks.models import Webhook, WebhookDelivery
+from tenants.webhooks.tests.receiver import Receiver
 
 pytestmark = pytest.mark.django_db(transaction=True)  # the background thread has its own connection
 

@@ -5,10 +5,10 @@ import time
 import pytest
 
 from minirag import events
-from minirag.webhooks import delivery, services, tasks
-from minirag.webhooks.models import WebhookDelivery
-from minirag.webhooks.tasks import deliver_webhook
-from minirag.webhooks.tests.receiver import Receiver
+from tenants.webhooks import delivery, services, tasks
+from tenants.webhooks.models import WebhookDelivery
+from tenants.webhooks.tasks import deliver_webhook
+from tenants.webhooks.tests.receiver import Receiver
 
 pytestmark = pytest.mark.django_db
 
@@ -234,7 +234,7 @@ def test_old_delivery_attempts_are_pruned(in_tenant):
     from django.utils import timezone
 
     from minirag.celery import app
-    from minirag.webhooks.tasks import PRUNE_BEAT_ENTRY
+    from tenants.webhooks.tasks import PRUNE_BEAT_ENTRY
 
     webhook = _webhook("http://127.0.0.1:9/hook")
     old = WebhookDelivery.objects.create(

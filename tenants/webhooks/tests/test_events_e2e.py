@@ -4,8 +4,8 @@ early ingestion failures (which the reference skipped)."""
 import pytest
 
 from minirag.tenancy import tenant_context
-from minirag.webhooks import services
-from minirag.webhooks.tests.receiver import Receiver
+from tenants.webhooks import services
+from tenants.webhooks.tests.receiver import Receiver
 
 pytestmark = pytest.mark.django_db
 

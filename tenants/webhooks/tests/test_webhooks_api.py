@@ -6,11 +6,11 @@ import pytest
 
 from minirag.encryption import decrypt_text
 from minirag.tenancy import tenant_context
-from minirag.webhooks.models import Webhook, WebhookDelivery
-from minirag.webhooks.tests.receiver import Receiver
 from tenants.models import Role
 from tenants.services import api_token_create
 from tenants.tests.factories import UserFactory
+from tenants.webhooks.models import Webhook, WebhookDelivery
+from tenants.webhooks.tests.receiver import Receiver
 
 pytestmark = pytest.mark.django_db
 

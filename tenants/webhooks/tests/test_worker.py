@@ -33,9 +33,9 @@ def webhook_worker(settings):
 def test_event_is_delivered_and_retried_by_a_real_worker(tenant_a, webhook_worker, monkeypatch):
     from minirag import events
     from minirag.tenancy import tenant_context
-    from minirag.webhooks import delivery, services
-    from minirag.webhooks.models import WebhookDelivery
-    from minirag.webhooks.tests.receiver import Receiver
+    from tenants.webhooks import delivery, services
+    from tenants.webhooks.models import WebhookDelivery
+    from tenants.webhooks.tests.receiver import Receiver
 
     monkeypatch.setattr(delivery, "BACKOFF_BASE_SECONDS", 1)  # the retry comes back after ~1 s, not 30 s
     with Receiver(secret=SECRET, statuses=[503, 200]) as receiver:

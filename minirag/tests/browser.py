@@ -1,7 +1,8 @@
 """Drive headless Chromium (Debian's `chromium` package) over the DevTools protocol to look at the console.
 
-Used by `python -m minirag.console.screenshot` (README screenshot) and by the browser test. The admin needs
-a session: the caller creates one (Django test client `force_login`) and passes its cookie here.
+Test tooling, like fake_openai: used by the browser test (tenants/tests/test_console_browser.py) and by
+`docs/console_screenshots.py` (the README's screenshots). The admin needs a session: the caller creates one
+(Django test client `force_login`) and passes its cookie here.
 """
 
 import base64

@@ -1,12 +1,13 @@
-"""Render the main operator console pages in headless Chromium and save screenshots.
+"""Render the main operator console pages in headless Chromium and save the README's screenshots.
 
-    .venv/bin/python -m minirag.console.screenshot [--out docs]
+    .venv/bin/python docs/console_screenshots.py [--out docs]
 
 Uses its own database (CONSOLE_DEMO_DATABASE_URL, default postgres://postgres@127.0.0.1:5432/minirag_console_demo),
 recreated at start and filled with a few demo tenants; starts the real server (gunicorn) on a free port,
 signs in a superuser (session cookie) and captures the tenants list (docs/console.png), a tenant page
 (docs/console-tenant.png) and the failed-and-stuck view (docs/console-problems.png). Fails loudly when a
-page does not render as expected. Needs Debian's `chromium` package.
+page does not render as expected. Needs Debian's `chromium` package. A script beside the images it makes: it seeds
+every app's data, so it is not part of any app.
 """
 
 import argparse
@@ -21,7 +22,8 @@ from datetime import timedelta
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
-ROOT = Path(__file__).resolve().parent.parent.parent
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))  # run as a script from docs/: the project's packages are one level up
 DEMO_DATABASE_URL = os.environ.get(
     "CONSOLE_DEMO_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/minirag_console_demo"
 )
@@ -67,9 +69,9 @@ def seed_demo() -> dict:
     from bots.models import BotProfile
     from chat.models import Chat, Message
     from minirag.tenancy import tenant_context
-    from minirag.webhooks.models import Webhook, WebhookDelivery
     from sources.models import Source
     from tenants.services import tenant_bootstrap
+    from tenants.webhooks.models import Webhook, WebhookDelivery
     from usage.models import UsageEvent
 
     now = timezone.now()
@@ -200,7 +202,7 @@ def _wait_for(url: str, timeout: float = 30.0) -> None:
 EXPECTED = {
     "console.png": ("/admin/tenants/tenant/", "Tokens 30 d"),
     "console-tenant.png": ("/admin/tenants/tenant/{tenant}/change/", "Tokens, last 30 days"),
-    "console-problems.png": ("/admin/tenants/tenant/problems/", "stuck processing"),
+    "console-problems.png": ("/admin/sources/source/problems/", "stuck processing"),
 }
 
 
@@ -209,14 +211,13 @@ def main() -> int:
     parser.add_argument("--out", default=str(ROOT / "docs"))
     args = parser.parse_args()
 
-    from minirag.console.browser import Browser, chromium_path
+    from minirag.tests.browser import Browser, chromium_path
 
     if chromium_path() is None:
         print("chromium is not installed: apt-get install -y chromium", file=sys.stderr)
         return 2
     env = _environment()
     os.environ.update(env)
-    sys.path.insert(0, str(ROOT))
     _recreate_database()
     import django
 

@@ -1,1 +1,0 @@
-"""The operator console: cross-tenant views and per-tenant pages added to the Django admin (tenants/admin.py)."""
