@@ -1,20 +1,16 @@
-"""The ingestion run for one source, in the worker: the one entry point is `run_ingestion`.
+"""The ingestion run for one source, in the worker. The one entry point is `run_ingestion`:
 
     claim → extract → chunk → embed → index (batch by batch) → publish
 
 - claim: take the source under its `ingest_token` (a newer request or the sweeper supersedes a run);
-- extract: the source's text (a text source's content, an uploaded file, a fetched URL);
-- unchanged content (same hash, same index signature) skips to publishing the live version as it is;
-- chunk → embed → index: each batch's chunk rows and index entries (postings, vectors) commit in one transaction;
+- extract its text; unchanged content (same hash, same index signature) publishes the live version as it is;
+- chunk → embed → index: each batch's chunk rows and index entries (postings, vectors) commit together;
 - publish: the transaction that switches `current_document` also removes the old version.
 
-Guarantees:
-- Idempotent: chunk ids derive from (tenant, source, version, order); a rerun first removes what an
-  interrupted run left, so nothing is duplicated.
-- Replace, never gap: a failure midway leaves the previous version searchable (retrieval only returns chunks
-  of `current_document`).
-- Every outcome emits exactly one event: `source.ingested` or `source.failed` — early failures included.
-The run's lease, progress and failure bookkeeping live in sources.pipeline.runs.
+Idempotent (chunk ids derive from tenant, source, version and order; a rerun first removes what an interrupted
+run left); replace, never gap (a failure midway leaves the previous version searchable: retrieval only returns
+chunks of `current_document`); every outcome emits one event, `source.ingested` or `source.failed`. The run's
+lease, progress, failure and cleanup bookkeeping live in sources.pipeline.runs.
 """
 
 import hashlib

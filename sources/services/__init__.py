@@ -14,7 +14,7 @@ Side effects are stated per function. Ingestion never runs in the request: `sour
 `ingest_source` task (on the `ingest` queue) once the surrounding transaction commits.
 """
 
-from sources.services.checks import check_source_url, check_upload, clean_external_id
+from sources.services.checks import check_upload
 from sources.services.create import BatchResult, source_batch_create, source_create, source_create_upload
 from sources.services.ingestion import (
     source_fail_stuck,
@@ -29,9 +29,7 @@ from sources.services.upsert import Upserted, source_upsert, source_upsert_uploa
 __all__ = [
     "BatchResult",
     "Upserted",
-    "check_source_url",
     "check_upload",
-    "clean_external_id",
     "source_batch_create",
     "source_create",
     "source_create_upload",

@@ -334,6 +334,43 @@ def test_sweeper_is_on_the_beat_schedule(settings):
     assert entry["schedule"] == settings.INGEST_SWEEP_INTERVAL_SECONDS
 
 
+def test_a_broker_outage_fails_the_source_instead_of_leaving_it_queued(in_tenant, run_on_commit, captured_events):
+    source = SourceFactory()
+
+    with mock.patch("sources.tasks.ingest_source.apply_async", side_effect=ConnectionError("broker down")):
+        run_on_commit(services.source_ingest, source=source)  # the request itself succeeds
+
+    source.refresh_from_db()
+    assert source.status == SourceStatus.ERROR and source.stage is None
+    assert "task broker unavailable" in source.error_message
+    assert ("source.failed", {"source_id": str(source.pk), "error": source.error_message}) in captured_events
+
+
+def test_a_bots_new_language_requeues_its_indexed_sources_through_an_internal_event(
+    in_tenant, run_on_commit, captured_events
+):
+    from bots.services import bot_update
+    from minirag import events
+
+    bot = BotProfileFactory()
+    indexed = _ingest(run_on_commit, SourceFactory(bot_profile=bot, content="Herons stand still in shallow water."))
+    never_ingested = SourceFactory(bot_profile=bot)
+    other_bot = _ingest(run_on_commit, SourceFactory(content="Storks fly south in autumn."))
+    captured_events.clear()
+
+    with mock.patch("sources.tasks.ingest_source.apply_async") as queued:
+        run_on_commit(bot_update, bot=bot, changes={"language": "german"})
+
+    queued_ids = [call.kwargs["kwargs"]["source_id"] for call in queued.call_args_list]
+    assert queued_ids == [str(indexed.pk)]
+    assert queued.call_args.kwargs["kwargs"]["trigger"] == "reindex"
+    assert str(never_ingested.pk) not in queued_ids and str(other_bot.pk) not in queued_ids
+    assert Source.objects.get(pk=indexed.pk).stage == IngestStage.QUEUED
+    # Internal: the public subscribers (webhook delivery among them) never hear it, nor can webhooks ask for it.
+    assert captured_events == []
+    assert events.BOT_INDEX_CONFIG_CHANGED not in events.EVENT_TYPES
+
+
 def test_superseded_task_does_nothing(in_tenant, run_on_commit):
     source = SourceFactory()
     with mock.patch("sources.tasks.ingest_source.apply_async"):
