@@ -37,11 +37,12 @@ class TenantScopedAdmin(admin.ModelAdmin):
     def _current_tenant(self, request):
         slug = request.GET.get("tenant")
         if slug:
+            request.GET = request.GET.copy()
+            request.GET.pop("tenant", None)
             chosen = tenants_all().filter(slug=slug).first()
             if chosen is not None:
                 request.session[SESSION_KEY] = str(chosen.id)
-            request.GET = request.GET.copy()
-            request.GET.pop("tenant", None)
+                return chosen
         tenant_id = request.session.get(SESSION_KEY)
         tenant = tenants_all().filter(pk=tenant_id).first() if tenant_id else None
         return tenant or tenants_all().first()
