@@ -28,7 +28,7 @@ from pathlib import Path
 import Stemmer
 
 # Bump when analysis changes: it is part of every source's index signature, forcing a re-index.
-LEXICAL_VERSION = "2"
+LEXICAL_VERSION = "3"
 K1 = 1.2  # as the PostgreSQL index (sources.index.postgres.BM25_K1, BM25_B)
 B = 0.75
 NO_LANGUAGE = "none"
@@ -79,7 +79,9 @@ _LATIN_FOLD = _latin_fold_table()
 
 def normalize(text: str) -> str:
     """NFKC, then case folding (NFKC again: folding can produce non-normalised sequences)."""
-    return unicodedata.normalize("NFKC", unicodedata.normalize("NFKC", text).casefold())
+    # Dotless ı has no case pair that folds back to it ("ı".upper().casefold() == "i"): fold it before stemming,
+    # so a question in capitals meets the passage (Turkish "KITAPLARI" and "kitapları").
+    return unicodedata.normalize("NFKC", unicodedata.normalize("NFKC", text).casefold()).replace("ı", "i")
 
 
 def fold_diacritics(word: str) -> str:

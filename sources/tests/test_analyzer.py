@@ -102,3 +102,10 @@ def test_every_bot_language_has_an_analyzer_and_the_signature_names_it():
         lexical.analyze("text", language)
     assert lexical.signature("french") != lexical.signature("english")
     assert lexical.LEXICAL_VERSION in lexical.signature("english")
+
+
+@pytest.mark.parametrize("language", ["basque", "turkish", "english"])
+def test_a_question_in_capitals_meets_dotless_i(language):
+    indexed, _ = lexical.term_frequencies("kitapları", language=language)
+
+    assert set(lexical.query_terms("KITAPLARI", language=language)) <= set(indexed)
