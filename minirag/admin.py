@@ -19,10 +19,12 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from django.apps import apps
 from django.contrib import admin
 from django.core.cache import cache
 from django.db import connection
 from django.http import HttpResponse
+from django.urls import reverse
 from django.utils import timezone
 
 from minirag.tenancy import PUBLIC_SCHEMA, tenant_context, tenants_all
@@ -84,9 +86,6 @@ class TenantScopedAdmin(admin.ModelAdmin):
 
 def tenant_scoped_links(admin_site, tenant) -> list[tuple[str, str]]:
     """(title, URL) of every tenant-scoped model page, opened on `tenant`: the tenant page's links to its data."""
-    from django.apps import apps
-    from django.urls import reverse
-
     links = []
     for model in apps.get_models():
         if admin_site.is_registered(model) and isinstance(admin_site.get_model_admin(model), TenantScopedAdmin):

@@ -1,9 +1,12 @@
 """Dependency checks for /v1/system/health. Never returns a secret or a connection string."""
 
+import platform
+import sys
 import time
 from collections.abc import Callable
 
 import httpx
+import redis
 from django.conf import settings
 from django.db import connection
 
@@ -42,8 +45,6 @@ def check_redis() -> dict:
         return {"status": "ok", "detail": "broker is not Redis", "latency_ms": 0.0}
 
     def check():
-        import redis
-
         timeout = settings.HEALTH_CHECK_TIMEOUT_SECONDS
         client = redis.Redis.from_url(url, socket_timeout=timeout, socket_connect_timeout=timeout)
         try:
@@ -111,9 +112,6 @@ def tenant_db_stats() -> dict:
 def detailed_health() -> dict:
     """Dependency status plus the caller's own counts. Deliberately absent (unlike the reference): global
     Qdrant and Redis statistics (they describe every tenant) and any URL or connection string."""
-    import platform
-    import sys
-
     return {
         **system_health(),
         "uptime_seconds": round(time.monotonic() - _STARTED_AT, 1),
@@ -142,7 +140,7 @@ def provider_key_problem(model: str) -> str | None:
     """
     if not model:
         return None
-    import litellm
+    import litellm  # here: importing LiteLLM takes seconds, and only this check of `manage.py doctor` needs it
 
     try:
         result = litellm.validate_environment(model=model)

@@ -1,5 +1,7 @@
 from django.apps import AppConfig
 
+from minirag import events
+
 
 class WebhooksConfig(AppConfig):
     """Outbound webhooks: a tenant's integration with its own systems. Tenant-schema data (see models).
@@ -14,7 +16,8 @@ class WebhooksConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        from minirag import events
+        # Imported here, not at the top: these modules import models, and apps.py is imported before the app
+        # registry is ready.
         from tenants.webhooks.dispatch import on_event
         from tenants.webhooks.tasks import register_beat
 
