@@ -30,7 +30,6 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.conf import settings
-from django.db import connection, transaction
 from django.utils import timezone
 
 from chat import services
@@ -38,6 +37,7 @@ from chat.evaluation_metrics import RankingScores, answer_hit, mean, precision_r
 from chat.models import EvaluationRun, EvaluationStatus
 from minirag.errors import DomainError, InvalidInput
 from minirag.integrations import llm
+from minirag.tenancy import enqueue_on_commit
 from sources.index import KnowledgeIndexError
 from sources.models import Chunk, Source
 from sources.retrieval import RetrievedChunk, retrieve
@@ -393,22 +393,18 @@ def evaluation_run_create(
 
 
 def _schedule(run: EvaluationRun) -> None:
-    from chat.tasks import evaluation_run_task
+    from chat.tasks import evaluation_run_task  # chat.tasks imports this module
 
-    run_id, schema_name = str(run.pk), connection.schema_name  # the callback may run after leaving the schema
+    run_id = str(run.pk)
 
-    def enqueue() -> None:
-        try:
-            evaluation_run_task.apply_async(kwargs={"run_id": run_id}, headers={"_schema_name": schema_name})
-        except Exception:  # broker down: the run says so instead of waiting forever
-            logger.exception("could not queue evaluation run %s", run_id)
-            EvaluationRun.objects.filter(pk=run_id, status=EvaluationStatus.QUEUED).update(
-                status=EvaluationStatus.FAILED,
-                error="Could not queue the evaluation (task broker unavailable); try again",
-                finished_at=timezone.now(),
-            )
+    def broker_down() -> None:  # the run says so instead of waiting forever
+        EvaluationRun.objects.filter(pk=run_id, status=EvaluationStatus.QUEUED).update(
+            status=EvaluationStatus.FAILED,
+            error="Could not queue the evaluation (task broker unavailable); try again",
+            finished_at=timezone.now(),
+        )
 
-    transaction.on_commit(enqueue)
+    enqueue_on_commit(evaluation_run_task, on_error=broker_down, run_id=run_id)
 
 
 def evaluation_run_execute(*, run_id, progress: ProgressCallback | None = None) -> EvaluationRun:

@@ -4,6 +4,7 @@ import io
 import json
 import math
 import re
+from unittest import mock
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
@@ -356,3 +357,17 @@ def test_a_running_run_page_reloads_and_a_failed_run_shows_why(operator, tenant_
     assert failed.status == EvaluationStatus.FAILED and failed.error == "The bot is inactive"
     assert "The bot is inactive" in failed_page.content.decode()
     assert 'http-equiv="refresh"' not in failed_page.content.decode()
+
+
+def test_a_broker_outage_fails_the_run_instead_of_leaving_it_queued(tenant_a, django_capture_on_commit_callbacks):
+    bot = make_extractive_bot(tenant_a.tenant, name="Unqueued")
+    with (
+        tenant_context(tenant_a.tenant),
+        mock.patch("chat.tasks.evaluation_run_task.apply_async", side_effect=ConnectionError("broker down")),
+    ):
+        with django_capture_on_commit_callbacks(execute=True):
+            run = evaluation.evaluation_run_create(bot=bot, questions_text='{"question": "q"}', name="q.jsonl")
+        run.refresh_from_db()
+
+    assert run.status == EvaluationStatus.FAILED
+    assert run.error == "Could not queue the evaluation (task broker unavailable); try again"

@@ -1,10 +1,11 @@
 from rest_framework import serializers
 
+from minirag.api.fields import TenantIdField
 from tenants.webhooks.models import Webhook, WebhookDelivery
 
 
 class WebhookReadSerializer(serializers.ModelSerializer):
-    tenant_id = serializers.SerializerMethodField()
+    tenant_id = TenantIdField()
     has_secret = serializers.BooleanField(read_only=True)
 
     class Meta:
@@ -20,10 +21,6 @@ class WebhookReadSerializer(serializers.ModelSerializer):
             "created_at",
             "updated_at",
         ]
-
-    def get_tenant_id(self, webhook) -> str | None:
-        tenant_id = self.context.get("tenant_id")
-        return str(tenant_id) if tenant_id else None
 
 
 class WebhookCreatedSerializer(WebhookReadSerializer):

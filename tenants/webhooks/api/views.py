@@ -1,8 +1,9 @@
 from drf_spectacular.utils import OpenApiResponse, extend_schema
-from rest_framework import status, viewsets
+from rest_framework import status
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
+from minirag.api.base import TenantViewSet
 from minirag.api.lookups import UUID_LOOKUP
 from minirag.api.pagination import BoundedListPagination
 from minirag.api.permissions import ManagerForWrites
@@ -22,21 +23,16 @@ class DeliveryPagination(BoundedListPagination):
 
 
 @docs.webhook_docs
-class WebhookViewSet(viewsets.ViewSet):
+class WebhookViewSet(TenantViewSet):
     permission_classes = [WebhookWritePermission]
     lookup_value_regex = UUID_LOOKUP
     pagination_class = BoundedListPagination
-
-    def _context(self, request) -> dict:
-        return {"tenant_id": request.auth.tenant.id}
 
     @extend_schema(responses=s.WebhookReadSerializer(many=True), tags=["webhooks"])
     def list(self, request):
         paginator = self.pagination_class()
         page = paginator.paginate_queryset(selectors.webhook_list(), request, self)
-        return paginator.get_paginated_response(
-            s.WebhookReadSerializer(page, many=True, context=self._context(request)).data
-        )
+        return paginator.get_paginated_response(s.WebhookReadSerializer(page, many=True).data)
 
     @extend_schema(request=s.WebhookCreateSerializer, responses={201: s.WebhookCreatedSerializer}, tags=["webhooks"])
     def create(self, request):
@@ -46,15 +42,13 @@ class WebhookViewSet(viewsets.ViewSet):
         created = services.webhook_create(
             url=data["url"], events=data["events"], description=data["description"], secret=data.get("secret")
         )
-        payload = s.WebhookReadSerializer(created.webhook, context=self._context(request)).data | {
-            "secret": created.raw_secret
-        }
+        payload = s.WebhookReadSerializer(created.webhook).data | {"secret": created.raw_secret}
         return Response(payload, status=status.HTTP_201_CREATED)
 
     @extend_schema(responses=s.WebhookReadSerializer, tags=["webhooks"])
     def retrieve(self, request, pk=None):
         webhook = selectors.webhook_get(webhook_id=pk)
-        return Response(s.WebhookReadSerializer(webhook, context=self._context(request)).data)
+        return Response(s.WebhookReadSerializer(webhook).data)
 
     @extend_schema(request=s.WebhookUpdateSerializer, responses=s.WebhookReadSerializer, tags=["webhooks"])
     def partial_update(self, request, pk=None):
@@ -62,7 +56,7 @@ class WebhookViewSet(viewsets.ViewSet):
         body.is_valid(raise_exception=True)
         webhook = selectors.webhook_get(webhook_id=pk)
         webhook = services.webhook_update(webhook=webhook, changes=dict(body.validated_data))
-        return Response(s.WebhookReadSerializer(webhook, context=self._context(request)).data)
+        return Response(s.WebhookReadSerializer(webhook).data)
 
     @extend_schema(responses={204: OpenApiResponse(description="Deleted")}, tags=["webhooks"])
     def destroy(self, request, pk=None):
