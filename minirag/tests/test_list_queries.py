@@ -5,6 +5,7 @@ name), reads it once to settle one-off writes (the token's last-use stamp), then
 before and after adding rows. The counts also have a ceiling, so a new per-request query shows up here too.
 """
 
+import datetime as dt
 import io
 import json
 import uuid
@@ -13,6 +14,7 @@ from dataclasses import dataclass
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
 
 from bots.tests.factories import BotProfileFactory
 from chat.models import Feedback, MessageRole
@@ -27,7 +29,7 @@ from usage.tests.factories import UsageEventFactory
 
 pytestmark = pytest.mark.django_db
 
-CEILING = 8  # credential (2) + schema switch + the list's own reads; today's counts are printed with -s
+CEILING = 6  # today: 2–5 (the credential, the count, the rows, a parent or the bot names); printed with -s
 
 
 @dataclass
@@ -80,6 +82,16 @@ def _chats(world, n):
         chat = ChatFactory(bot_profile_id=BotProfileFactory().id)
         MessageFactory(chat=chat, role=MessageRole.USER)
         MessageFactory(chat=chat, role=MessageRole.ASSISTANT, feedback=Feedback.POSITIVE)
+
+
+def _feedback_days(world, n):
+    for days_ago in range(n):
+        MessageFactory(
+            chat=world.chat,
+            role=MessageRole.ASSISTANT,
+            feedback=Feedback.NEGATIVE,
+            created_at=timezone.now() - dt.timedelta(days=days_ago, hours=1),
+        )
 
 
 def _messages(world, n):
@@ -135,6 +147,7 @@ CASES = {
     "stats-usage-by-model": ("/v1/stats/usage/by-model", _usage),
     "stats-cost-estimate": ("/v1/stats/cost-estimate", _usage),
     "stats-feedback": ("/v1/stats/feedback", _chats),
+    "stats-feedback-trend": ("/v1/stats/feedback/trend", _feedback_days),
     "webhooks": ("/v1/webhooks", _webhooks),
     "webhook-deliveries": ("/v1/webhooks/{webhook}/deliveries", _deliveries),
 }
