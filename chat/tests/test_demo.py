@@ -106,7 +106,7 @@ def test_demo_follow_up_uses_the_conversation(tenant_a, no_provider_keys):
 
 
 def test_ensure_demo_command_adds_the_bot_to_the_demo_tenant(tenant_a, no_provider_keys, monkeypatch):
-    from tenants.management.commands import ensure_demo
+    from chat.management.commands import ensure_demo
 
     monkeypatch.setattr(ensure_demo, "DEMO_SLUG", tenant_a.tenant.slug)  # an existing tenant: no new schema
     out = io.StringIO()

@@ -5,6 +5,7 @@ from pathlib import Path
 
 from django.core.management.base import BaseCommand
 
+from chat.demo import demo_bot_ensure
 from tenants.models import Tenant
 from tenants.services import tenant_bootstrap
 
@@ -52,8 +53,6 @@ class Command(BaseCommand):
         return result.tenant
 
     def _ensure_bot(self, tenant: Tenant) -> None:
-        from chat.demo import demo_bot_ensure
-
         demo = demo_bot_ensure(tenant=tenant)
         state = "created" if demo.created else "exists"
         sources = ", ".join(f"'{source.name}' {source.status}" for source in demo.sources)
