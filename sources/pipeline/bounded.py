@@ -129,7 +129,7 @@ CHILD_SETTINGS = (
     "MAX_EXTRACTED_CHARS",
     "MAX_ARCHIVE_UNCOMPRESSED_BYTES",
     "MAX_ARCHIVE_RATIO",
-    "EXTRACTION_TIMEOUT_SECONDS",  # PDF table detection takes at most a share of it (extract._PdfTables)
+    "EXTRACTION_TIMEOUT_SECONDS",  # PDF table detection takes at most a share of it (pdf_tables.PdfTables)
 )
 CHILD_COMMAND = "from sources.pipeline.bounded import child_main; child_main()"
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
