@@ -387,6 +387,131 @@ def _choose_cut(text: str, pieces: list[_Piece], lead_tokens: int, chunk_size: i
     return cut, False
 
 
+class _ChunkWriter:
+    """The state of `chunk_text` between chunks: the pieces waiting (`pending`, then the lazy `stream`), the
+    pieces of the chunk being filled (`current`) and its lead — the overlap carried from the previous chunk
+    (`chunk_start` may lie before the first piece's start) and the table header it repeats."""
+
+    def __init__(
+        self, text: str, chunk_size: int, overlap: int, page_starts: Sequence[tuple[int, int]] | None, title: str
+    ):
+        self.text = text
+        self.chunk_size = chunk_size
+        self.overlap = overlap
+        self.pages = _PageIndex(page_starts)
+        self.tables = _Tables(text, chunk_size)
+        self.sections = _Sections(text, title)
+        self.pending: deque[_Piece] = deque()
+        self.stream = _pieces(text, 0, len(text), chunk_size, 0, 0, self.tables)
+        self.order = 0
+        self.chunk_start = 0
+        self.overlap_tokens = 0
+        self.header, self.header_tokens = "", 0
+        self.current: list[_Piece] = []
+        self.current_tokens = 0
+
+    def chunks(self) -> Iterator[TextChunk]:
+        while True:
+            piece = self.next_piece()
+            if piece is None:
+                if not self.current:
+                    break
+                chunk = self.emit()  # the last chunk; pieces it gives back come round again
+                if chunk is not None:
+                    yield chunk
+                continue
+            lead = self.overlap_tokens + self.header_tokens
+            if self.current and lead + self.current_tokens + piece.tokens > self.chunk_size:
+                if lead + self.current_tokens < self.chunk_size // 2:
+                    parts = _subdivide(self.text, piece, self.tables)
+                    if len(parts) > 1:  # fill the chunk with the first part(s) of a big piece instead
+                        self.pending.extendleft(reversed(parts))
+                        continue
+                self.pending.appendleft(piece)
+                chunk = self.emit()
+                if chunk is not None:
+                    yield chunk
+                continue
+            self.add(piece)
+
+    def next_piece(self) -> _Piece | None:
+        if self.pending:
+            return self.pending.popleft()
+        return next(self.stream, None)
+
+    def add(self, piece: _Piece) -> None:
+        if not self.current:
+            if self.chunk_start > piece.start:
+                self.start_at(piece.start, 0)
+            if self.overlap_tokens and self.overlap_tokens + self.header_tokens + piece.tokens > self.chunk_size:
+                self.start_at(piece.start, 0)  # no room for the overlap before this piece
+            if self.header and self.header_tokens + piece.tokens > self.chunk_size:
+                self.header, self.header_tokens = "", 0  # nor for the repeated header
+        self.current.append(piece)
+        self.current_tokens += piece.tokens
+
+    def start_at(self, position: int, carried_tokens: int) -> None:
+        self.chunk_start, self.overlap_tokens = position, carried_tokens
+        self.header, self.header_tokens = self.tables.header_at(position) if self.tables else ("", 0)
+
+    def drop_lead(self) -> bool:
+        """Give up the overlap, else the repeated header, to make room; False when there is neither."""
+        if self.current and self.chunk_start < self.current[0].start:
+            self.start_at(self.current[0].start, 0)
+            return True
+        if self.header:
+            self.header, self.header_tokens = "", 0
+            return True
+        return False
+
+    def emit(self) -> TextChunk | None:
+        """The chunk of the pieces so far (the rest goes back to `pending`); None when the overlap or the
+        repeated header had to go so that the chunk ends at a sentence end — it is then refilled."""
+        text, current = self.text, self.current
+        cut, ends_sentence = _choose_cut(text, current, self.overlap_tokens + self.header_tokens, self.chunk_size)
+        if not ends_sentence and self.drop_lead():
+            self.pending.extendleft(reversed(current))
+            self.current, self.current_tokens = [], 0
+            return None
+        for piece in reversed(current[cut + 1 :]):
+            self.pending.appendleft(piece)
+        del current[cut + 1 :]
+        end, actual = self._shed_to_fit()
+        body = text[self.chunk_start : end]
+        first_visible = self.chunk_start + (len(body) - len(body.lstrip()))
+        chunk = TextChunk(
+            order=self.order,
+            start=self.chunk_start,
+            end=end,
+            text=self.header + body,
+            token_count=actual,
+            page=self.pages.page_at(first_visible),
+            section=self.sections.at(_after_leading_headings(text, first_visible, end)),
+            table_header=self.header,
+        )
+        self.order += 1
+        self.start_at(*_overlap_start(text, self.chunk_start, end, self.overlap, self.tables))
+        self.current, self.current_tokens = [], 0
+        return chunk
+
+    def _shed_to_fit(self) -> tuple[int, int]:
+        """(end, token count) of the chunk, after shedding pieces back to `pending` until it fits: token counts
+        are not exactly additive."""
+        text, current = self.text, self.current
+        end = current[-1].end
+        actual = count_tokens(self.header + text[self.chunk_start : end])
+        while actual > self.chunk_size:
+            if len(current) > 1:
+                self.pending.appendleft(current.pop())
+                while len(current) > 1 and _ends_with_heading(text, current[-1]):
+                    self.pending.appendleft(current.pop())  # a heading goes with the text under it
+            elif not self.drop_lead():  # cannot happen: every piece fits on its own
+                break
+            end = current[-1].end
+            actual = count_tokens(self.header + text[self.chunk_start : end])
+        return end, actual
+
+
 def chunk_text(
     text: str,
     *,
@@ -402,107 +527,4 @@ def chunk_text(
     overlap = max(0, min(overlap, chunk_size // 2))
     if not text:
         return
-    pages = _PageIndex(page_starts)
-    tables = _Tables(text, chunk_size)
-    sections = _Sections(text, title)
-    pending: deque[_Piece] = deque()
-    stream = _pieces(text, 0, len(text), chunk_size, 0, 0, tables)
-    order = 0
-    chunk_start = 0  # may lie before the first piece's start: the overlap carried from the previous chunk
-    overlap_tokens = 0
-    header, header_tokens = "", 0  # the table header this chunk repeats
-    current: list[_Piece] = []
-    current_tokens = 0
-
-    def next_piece() -> _Piece | None:
-        if pending:
-            return pending.popleft()
-        return next(stream, None)
-
-    def start_at(position: int, carried_tokens: int) -> None:
-        nonlocal chunk_start, overlap_tokens, header, header_tokens
-        chunk_start, overlap_tokens = position, carried_tokens
-        header, header_tokens = tables.header_at(position) if tables else ("", 0)
-
-    def drop_lead() -> bool:
-        """Give up the overlap, else the repeated header, to make room; False when there is neither."""
-        nonlocal header, header_tokens
-        if current and chunk_start < current[0].start:
-            start_at(current[0].start, 0)
-            return True
-        if header:
-            header, header_tokens = "", 0
-            return True
-        return False
-
-    def emit() -> TextChunk | None:
-        """The chunk of the pieces so far (the rest goes back to `pending`); None when the overlap or the
-        repeated header had to go so that the chunk ends at a sentence end — it is then refilled."""
-        nonlocal order, current, current_tokens
-        cut, ends_sentence = _choose_cut(text, current, overlap_tokens + header_tokens, chunk_size)
-        if not ends_sentence and drop_lead():
-            pending.extendleft(reversed(current))
-            current, current_tokens = [], 0
-            return None
-        for piece in reversed(current[cut + 1 :]):
-            pending.appendleft(piece)
-        current = current[: cut + 1]
-        end = current[-1].end
-        actual = count_tokens(header + text[chunk_start:end])
-        while actual > chunk_size:  # token counts are not exactly additive: shed pieces until it fits
-            if len(current) > 1:
-                pending.appendleft(current.pop())
-                while len(current) > 1 and _ends_with_heading(text, current[-1]):
-                    pending.appendleft(current.pop())  # a heading goes with the text under it
-            elif not drop_lead():  # cannot happen: every piece fits on its own
-                break
-            end = current[-1].end
-            actual = count_tokens(header + text[chunk_start:end])
-        body = text[chunk_start:end]
-        first_visible = chunk_start + (len(body) - len(body.lstrip()))
-        text_start = _after_leading_headings(text, first_visible, end)
-        chunk = TextChunk(
-            order=order,
-            start=chunk_start,
-            end=end,
-            text=header + body,
-            token_count=actual,
-            page=pages.page_at(first_visible),
-            section=sections.at(text_start),
-            table_header=header,
-        )
-        order += 1
-        start_at(*_overlap_start(text, chunk_start, end, overlap, tables))
-        current, current_tokens = [], 0
-        return chunk
-
-    while True:
-        piece = next_piece()
-        if piece is None:
-            if not current:
-                break
-            chunk = emit()  # the last chunk; pieces it gives back come round again
-            if chunk is not None:
-                yield chunk
-            continue
-        lead = overlap_tokens + header_tokens
-        if current and lead + current_tokens + piece.tokens > chunk_size:
-            if lead + current_tokens < chunk_size // 2:
-                parts = _subdivide(text, piece, tables)
-                if len(parts) > 1:  # fill the chunk with the first part(s) of a big piece instead
-                    pending.extendleft(reversed(parts))
-                    continue
-            pending.appendleft(piece)
-            chunk = emit()
-            if chunk is not None:
-                yield chunk
-            continue
-        if not current:
-            if chunk_start > piece.start:
-                start_at(piece.start, 0)
-            if overlap_tokens and overlap_tokens + header_tokens + piece.tokens > chunk_size:
-                start_at(piece.start, 0)  # no room for the overlap before this piece
-            if header and header_tokens + piece.tokens > chunk_size:
-                header, header_tokens = "", 0  # nor for the repeated header
-        current.append(piece)
-        current_tokens += piece.tokens
+    yield from _ChunkWriter(text, chunk_size, overlap, page_starts, title).chunks()
