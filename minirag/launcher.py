@@ -74,7 +74,7 @@ class Services:
 
 def start_embedded_postgres(services: Services, *, why: str = "DATABASE_URL not set") -> str:
     log(f"{why}: starting the embedded PostgreSQL (data in var/pgdata)")
-    services.postgres = EmbeddedPostgres().start(tune=True)
+    services.postgres = EmbeddedPostgres(runtime.PGDATA).start(tune=True)
     return services.postgres.url()
 
 
@@ -115,7 +115,7 @@ def resolve_broker(services: Services) -> str:
     if broker:
         return broker
     log("REDIS_URL not set: starting the embedded Redis (data in var/redis)")
-    services.redis = EmbeddedRedis().start()
+    services.redis = EmbeddedRedis(runtime.REDIS_DIR).start()
     return services.redis.url()
 
 
