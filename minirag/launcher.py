@@ -146,26 +146,10 @@ def run() -> int:
         database_url = resolve_database(services)
         broker_url = resolve_broker(services)
         port = env("PORT", "8000")
-        published = {
-            "MINIRAG_LAUNCHER_PID": str(os.getpid()),
-            "DATABASE_URL": database_url,
-            "CELERY_BROKER_URL": broker_url,
-            "REDIS_URL": env("REDIS_URL") or (broker_url if broker_url.startswith("redis") else ""),
-            "PORT": port,
-        }
-        if services.postgres is not None:
-            published["MINIRAG_POSTGRES_PID"] = str(services.postgres.pid)
-        if services.redis is not None:
-            published["MINIRAG_REDIS_PID"] = str(services.redis.pid)
+        published = published_values(services, database_url, broker_url, port)
         # Published before migrating, so a second terminal can already reach the database.
         runtime.write_runtime(published)
-
-        child_env = dict(os.environ, DATABASE_URL=database_url, CELERY_BROKER_URL=broker_url)
-        child_env["REDIS_URL"] = published["REDIS_URL"]
-        for name, default in (("PORT", "8000"), ("WEB_CONCURRENCY", "2"), ("WEB_THREADS", "64")):
-            child_env[name] = env(name, default)
-        child_env.pop("CELERY_TASK_ALWAYS_EAGER", None)  # a real worker runs the tasks
-        child_env["MINIRAG_RUNTIME_FILE"] = ""  # children get everything from their environment
+        child_env = child_environment(published)
         prepare = subprocess.run(
             python_command("-m", "minirag.startup", "--token-file", str(DEMO_TOKEN_FILE)), cwd=BASE_DIR, env=child_env
         )
@@ -192,6 +176,37 @@ def run() -> int:
         services.stop()
         log("stopped")
     return code
+
+
+def published_values(services: Services, database_url: str, broker_url: str, port: str) -> dict[str, str]:
+    """What `make run` publishes in var/runtime.env: its pid, the service URLs, the port, the servers' pids."""
+    published = {
+        "MINIRAG_LAUNCHER_PID": str(os.getpid()),
+        "DATABASE_URL": database_url,
+        "CELERY_BROKER_URL": broker_url,
+        "REDIS_URL": env("REDIS_URL") or (broker_url if broker_url.startswith("redis") else ""),
+        "PORT": port,
+    }
+    if services.postgres is not None:
+        published["MINIRAG_POSTGRES_PID"] = str(services.postgres.pid)
+    if services.redis is not None:
+        published["MINIRAG_REDIS_PID"] = str(services.redis.pid)
+    return published
+
+
+def child_environment(published: dict[str, str]) -> dict[str, str]:
+    """The environment of the web server, worker, beat and the start-up step."""
+    child_env = dict(
+        os.environ,
+        DATABASE_URL=published["DATABASE_URL"],
+        CELERY_BROKER_URL=published["CELERY_BROKER_URL"],
+        REDIS_URL=published["REDIS_URL"],
+    )
+    for name, default in (("PORT", "8000"), ("WEB_CONCURRENCY", "2"), ("WEB_THREADS", "64")):
+        child_env[name] = env(name, default)
+    child_env.pop("CELERY_TASK_ALWAYS_EAGER", None)  # a real worker runs the tasks
+    child_env["MINIRAG_RUNTIME_FILE"] = ""  # children get everything from their environment
+    return child_env
 
 
 def web_command() -> list[str]:
