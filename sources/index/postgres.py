@@ -61,6 +61,28 @@ def _vector_literal(values: Sequence[float]) -> str:
     return "[" + ",".join(repr(float(value)) for value in values) + "]"
 
 
+def _sparse_leg(query: Query, score_threshold: float | None, ctes: list[str], params: dict) -> str | None:
+    """The sparse (BM25, with pseudo-relevance feedback when enabled) leg: adds its CTEs and parameters; None
+    for a query without terms."""
+    if not query.terms:
+        return None
+    params.update(k1=BM25_K1, b=BM25_B, sparse_weight=SPARSE_WEIGHT)
+    if FEEDBACK_DOCS > 0 and FEEDBACK_TERMS > 0 and FEEDBACK_WEIGHT > 0:
+        ctes.append(_SPARSE_FEEDBACK_CTES)
+        params.update(
+            pool=max(FEEDBACK_POOL, params["candidates"]),
+            feedback_docs=FEEDBACK_DOCS,
+            feedback_terms=FEEDBACK_TERMS,
+            feedback_weight=FEEDBACK_WEIGHT,
+        )
+    else:
+        ctes.append(_SPARSE_CTES)
+    ctes.append(_SPARSE_RANKED_CTE)
+    lexical_threshold = score_threshold if query.dense is None else None
+    params["sparse_min"] = lexical_threshold if lexical_threshold is not None else float("-inf")
+    return "SELECT chunk_id, score, rank, %(sparse_weight)s::float8 AS weight FROM sparse_ranked"
+
+
 class PostgresIndex(KnowledgeIndex):
     name = "postgres"
     transactional = True
@@ -198,42 +220,10 @@ class PostgresIndex(KnowledgeIndex):
     def search(self, *, bot_id: str, query: Query, limit: int, score_threshold: float | None) -> list[RetrievedChunk]:
         candidates = max(limit * CANDIDATE_FACTOR, MIN_CANDIDATES)
         params: dict = {"bot": bot_id, "terms": list(query.terms), "candidates": candidates, "limit": limit}
-        legs: list[str] = []
         ctes: list[str] = []
-        if query.terms:
-            params.update(k1=BM25_K1, b=BM25_B, sparse_weight=SPARSE_WEIGHT)
-            if FEEDBACK_DOCS > 0 and FEEDBACK_TERMS > 0 and FEEDBACK_WEIGHT > 0:
-                ctes.append(_SPARSE_FEEDBACK_CTES)
-                params.update(
-                    pool=max(FEEDBACK_POOL, candidates),
-                    feedback_docs=FEEDBACK_DOCS,
-                    feedback_terms=FEEDBACK_TERMS,
-                    feedback_weight=FEEDBACK_WEIGHT,
-                )
-            else:
-                ctes.append(_SPARSE_CTES)
-            ctes.append(_SPARSE_RANKED_CTE)
-            lexical_threshold = score_threshold if query.dense is None else None
-            params["sparse_min"] = lexical_threshold if lexical_threshold is not None else float("-inf")
-            legs.append("SELECT chunk_id, score, rank, %(sparse_weight)s::float8 AS weight FROM sparse_ranked")
-        dense_leg = query.dense is not None and query.space is not None
-        if dense_leg:
-            space_id = self._space_id(query.space, create=False)
-            if space_id is None:
-                dense_leg = False  # nothing was ever embedded in this space
-            else:
-                try:
-                    self._tune_connection()
-                except DatabaseError as error:
-                    raise KnowledgeIndexError(f"The knowledge index is unavailable ({type(error).__name__})") from error
-                cast, _ = schema.vector_cast(query.space.dimension)
-                ctes.append(_DENSE_CTES.format(cast=cast, space_id=int(space_id)))
-                params["vector"] = _vector_literal(query.dense)
-                params["dense_min"] = score_threshold if score_threshold is not None else -2.0
-                params["dense_weight"] = DENSE_WEIGHT
-                legs.append(
-                    "SELECT chunk_id, similarity AS score, rank, %(dense_weight)s::float8 AS weight FROM dense_ranked"
-                )
+        sparse = _sparse_leg(query, score_threshold, ctes, params)
+        dense = self._dense_leg(query, score_threshold, ctes, params)
+        legs = [leg for leg in (sparse, dense) if leg]
         if not legs:
             return []
         if len(legs) == 1:
@@ -271,6 +261,25 @@ class PostgresIndex(KnowledgeIndex):
             )
             for point_id, source_id, name, document_id, content, page, order, section, score in rows
         ]
+
+    def _dense_leg(self, query: Query, score_threshold: float | None, ctes: list[str], params: dict) -> str | None:
+        """The dense (pgvector) leg: adds its CTEs and parameters; None without a query vector or when nothing
+        was ever embedded in the query's space."""
+        if query.dense is None or query.space is None:
+            return None
+        space_id = self._space_id(query.space, create=False)
+        if space_id is None:
+            return None
+        try:
+            self._tune_connection()
+        except DatabaseError as error:
+            raise KnowledgeIndexError(f"The knowledge index is unavailable ({type(error).__name__})") from error
+        cast, _ = schema.vector_cast(query.space.dimension)
+        ctes.append(_DENSE_CTES.format(cast=cast, space_id=int(space_id)))
+        params["vector"] = _vector_literal(query.dense)
+        params["dense_min"] = score_threshold if score_threshold is not None else -2.0
+        params["dense_weight"] = DENSE_WEIGHT
+        return "SELECT chunk_id, similarity AS score, rank, %(dense_weight)s::float8 AS weight FROM dense_ranked"
 
     def count_entries(self, *, source_ids: Sequence[str] | None = None, dense: bool = False) -> int:
         with connection.cursor() as cursor:

@@ -139,16 +139,8 @@ class QdrantIndex(KnowledgeIndex):
 
     def search(self, *, bot_id: str, query: Query, limit: int, score_threshold: float | None) -> list[RetrievedChunk]:
         try:
-            if query.dense is not None and query.space is not None:
-                collection = _collection(query.space)
-            elif query.fallback_model:
-                candidates = vectorstore.collections_for_model(query.fallback_model)
-                if not candidates:
-                    return []
-                collection = candidates[0]
-            else:
-                collection = vectorstore.SPARSE_COLLECTION
-            if query.dense is None and not query.terms:
+            collection = _search_collection(query)
+            if collection is None or (query.dense is None and not query.terms):
                 return []
             pending_purge = Source.objects.filter(bot_profile_id=bot_id, purge_pending=True).values_list(
                 "pk", flat=True
@@ -161,7 +153,7 @@ class QdrantIndex(KnowledgeIndex):
                 sparse_indices=indices,
                 sparse_values=[1.0] * len(indices),
                 dense=query.dense,
-                limit=limit * 2 + 5,  # room for hits the database check below drops (superseded versions)
+                limit=limit * 2 + 5,  # room for hits _current_chunks drops (superseded versions)
                 candidates=max(limit * fusion.CANDIDATE_FACTOR, fusion.MIN_CANDIDATES),
                 exclude_source_ids=[str(pk) for pk in pending_purge],
                 score_threshold=score_threshold,
@@ -171,38 +163,7 @@ class QdrantIndex(KnowledgeIndex):
             )
         except vectorstore.VectorStoreError as error:
             raise KnowledgeIndexError(str(error)) from error
-        if not hits:
-            return []
-        rows = {
-            str(row["point_id"]): row
-            for row in Chunk.objects.filter(
-                point_id__in=[hit.id for hit in hits],
-                source__bot_profile_id=bot_id,
-                source__is_active=True,
-                document_id=F("source__current_document_id"),
-            ).values("point_id", "source_id", "source__name", "document_id", "content", "page", "order", "section")
-        }
-        results: list[RetrievedChunk] = []
-        for hit in hits:
-            row = rows.get(hit.id)
-            if row is None:
-                continue
-            results.append(
-                RetrievedChunk(
-                    chunk_id=hit.id,
-                    source_id=str(row["source_id"]),
-                    source_name=row["source__name"],
-                    document_id=str(row["document_id"]),
-                    content=row["content"],
-                    score=hit.score,
-                    page=row["page"],
-                    chunk_index=row["order"],
-                    section=row["section"],
-                )
-            )
-            if len(results) >= limit:
-                break
-        return results
+        return _current_chunks(hits, bot_id=bot_id, limit=limit)
 
     def count_entries(self, *, source_ids: Sequence[str] | None = None, dense: bool = False) -> int:
         tenant_id = _tenant_id()
@@ -214,3 +175,50 @@ class QdrantIndex(KnowledgeIndex):
             return sum(vectorstore.count_points(name, tenant_id=tenant_id, source_ids=ids) for name in names)
         except vectorstore.VectorStoreError as error:
             raise KnowledgeIndexError(str(error)) from error
+
+
+def _search_collection(query: Query) -> str | None:
+    """The collection a query searches: its embedding space's, else the first collection of its fallback model
+    (None when that model has none), else the sparse-only collection."""
+    if query.dense is not None and query.space is not None:
+        return _collection(query.space)
+    if query.fallback_model:
+        candidates = vectorstore.collections_for_model(query.fallback_model)
+        return candidates[0] if candidates else None
+    return vectorstore.SPARSE_COLLECTION
+
+
+def _current_chunks(hits, *, bot_id: str, limit: int) -> list[RetrievedChunk]:
+    """The hits whose chunk is still current in the database (active source, current document), in hit order."""
+    if not hits:
+        return []
+    rows = {
+        str(row["point_id"]): row
+        for row in Chunk.objects.filter(
+            point_id__in=[hit.id for hit in hits],
+            source__bot_profile_id=bot_id,
+            source__is_active=True,
+            document_id=F("source__current_document_id"),
+        ).values("point_id", "source_id", "source__name", "document_id", "content", "page", "order", "section")
+    }
+    results: list[RetrievedChunk] = []
+    for hit in hits:
+        row = rows.get(hit.id)
+        if row is None:
+            continue
+        results.append(
+            RetrievedChunk(
+                chunk_id=hit.id,
+                source_id=str(row["source_id"]),
+                source_name=row["source__name"],
+                document_id=str(row["document_id"]),
+                content=row["content"],
+                score=hit.score,
+                page=row["page"],
+                chunk_index=row["order"],
+                section=row["section"],
+            )
+        )
+        if len(results) >= limit:
+            break
+    return results
