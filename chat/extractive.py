@@ -265,6 +265,23 @@ def compose(
     know (`no_answer_message`) when no sentence covers at least MIN_COVERAGE of it."""
     if not question.weights or not chunks:
         return Composition(no_answer_message)
+    scored = _scored_units(question, chunks, analyze)
+    if not scored:
+        return Composition(no_answer_message)
+    best = scored[0][0].score
+    required = min(MIN_COVERAGE, MIN_MATCHED_WEIGHT / question.total)
+    if best < required or not scored[0][0].terms & question.weights.keys():
+        return Composition(no_answer_message)
+    groups = _quote_groups(scored, question, best=best, required=required)
+    quotes = [Quote(chunks[g.passage], _group_text(g.units, g.positions), g.score) for g in groups]
+    lines = [f"{quote.text} [{number}]" for number, quote in enumerate(quotes, 1)]
+    if all(units_kind == "sentence" for g in groups for units_kind in (g.units[p].kind for p in g.positions)):
+        return Composition(" ".join(lines), quotes)
+    return Composition("\n".join(f"- {line}" for line in lines), quotes)
+
+
+def _scored_units(question: QuestionTerms, chunks: Sequence[Any], analyze: Analyzer) -> list[tuple[Unit, list[Unit]]]:
+    """Every unit of the best passages with its coverage of the question, best first (with its passage's units)."""
     scored: list[tuple[Unit, list[Unit]]] = []
     for passage, chunk in enumerate(chunks[:MAX_PASSAGES]):
         units = split_units(chunk.content or "", passage)
@@ -274,13 +291,14 @@ def compose(
             # Ties go to the better-ranked passage and the earlier sentence.
             unit.score = question.coverage(unit.terms, section_terms) - passage * 1e-3 - unit.position * 1e-6
             scored.append((unit, units))
-    if not scored:
-        return Composition(no_answer_message)
     scored.sort(key=lambda pair: pair[0].score, reverse=True)
-    best = scored[0][0].score
-    required = min(MIN_COVERAGE, MIN_MATCHED_WEIGHT / question.total)
-    if best < required or not scored[0][0].terms & question.weights.keys():
-        return Composition(no_answer_message)
+    return scored
+
+
+def _quote_groups(
+    scored: list[tuple[Unit, list[Unit]]], question: QuestionTerms, *, best: float, required: float
+) -> list[_Group]:
+    """The units worth quoting, with their neighbours, merged into at most MAX_QUOTES groups of adjacent units."""
     chosen: list[Unit] = []
     groups: list[_Group] = []
     covered: set[str] = set()
@@ -312,11 +330,7 @@ def compose(
             continue
         chosen.append(unit)
         covered |= unit.terms & question.weights.keys()
-    quotes = [Quote(chunks[g.passage], _group_text(g.units, g.positions), g.score) for g in groups]
-    lines = [f"{quote.text} [{number}]" for number, quote in enumerate(quotes, 1)]
-    if all(units_kind == "sentence" for g in groups for units_kind in (g.units[p].kind for p in g.positions)):
-        return Composition(" ".join(lines), quotes)
-    return Composition("\n".join(f"- {line}" for line in lines), quotes)
+    return groups
 
 
 def _overlap(first: Unit, second: Unit) -> float:
