@@ -2,6 +2,8 @@
 
 Every value comes from the environment (or `.env`), read with django-environ. `.env.example` lists each
 setting with its default and meaning. Sections follow the apps that use them.
+
+Over ~400 lines on purpose: one flat list of environment-read values is easier to audit than several modules.
 """
 
 import os

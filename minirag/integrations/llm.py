@@ -13,6 +13,9 @@ only its type and status. A tenant-supplied `api_base` goes through the SSRF gua
 and the call itself runs inside `netguard.outbound_guard()`: LiteLLM's HTTP clients use the guard's transport
 (`install_outbound_guard`), so each connection (redirects included) goes to an address the guard checked,
 with no second DNS answer in between (no DNS rebinding).
+
+Slightly over ~400 lines on purpose: the retry, the error mapping and the guard apply to completion and
+streaming alike, and split apart they would have to be read side by side anyway.
 """
 
 from __future__ import annotations

@@ -8,6 +8,9 @@
 - Both legs, RRF fusion and the chunk rows come back in ONE SQL statement.
 - Writes go into the caller's transaction (rows, postings and vectors commit together); deletes cascade from
   the chunk rows, so a retired version disappears in the transaction that retires it.
+
+Slightly over ~400 lines on purpose: the SQL of both legs, the fusion and the statistics they read are parts of
+one statement and are read together.
 """
 
 import logging

@@ -11,6 +11,8 @@ Idempotent (chunk ids derive from tenant, source, version and order; a rerun fir
 run left); replace, never gap (a failure midway leaves the previous version searchable: retrieval only returns
 chunks of `current_document`); every outcome emits one event, `source.ingested` or `source.failed`. The run's
 lease, progress, failure and cleanup bookkeeping live in sources.pipeline.runs.
+
+Kept whole (~400 lines) on purpose: the steps above read top to bottom in the order they run.
 """
 
 import hashlib
