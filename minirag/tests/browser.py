@@ -129,6 +129,13 @@ class Browser:
     def set_cookie(self, *, name: str, value: str, url: str) -> None:
         self._call("Network.setCookie", {"name": name, "value": value, "url": url, "httpOnly": True})
 
+    def evaluate(self, expression: str):
+        """The JSON-serialisable value of a JavaScript expression in the current page (e.g. element boxes)."""
+        evaluated = self._call("Runtime.evaluate", {"expression": expression, "returnByValue": True})
+        if "exceptionDetails" in evaluated:
+            raise RuntimeError(f"javascript failed: {evaluated['exceptionDetails'].get('text', '')}")
+        return evaluated["result"].get("value")
+
     def capture(self, url: str, *, full_page: bool = False) -> PageResult:
         self._call("Page.navigate", {"url": url}, wait_event="Page.loadEventFired")
         evaluated = self._call(
