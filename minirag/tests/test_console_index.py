@@ -12,7 +12,10 @@ from minirag.tests.browser import Browser, chromium_path
 from tenants.models import User
 
 BACKEND = "tenants.backends.OperatorBackend"
-CONSOLE_LINKS = [("Tenants", "/admin/tenants/tenant/"), ("Failed & stuck ingestions", "/admin/sources/source/problems/")]
+CONSOLE_LINKS = [
+    ("Tenants", "/admin/tenants/tenant/"),
+    ("Failed & stuck ingestions", "/admin/sources/source/problems/"),
+]
 
 
 @pytest.fixture(scope="module", autouse=True)
