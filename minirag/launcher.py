@@ -12,6 +12,7 @@ wheel) on 127.0.0.1 with its data under `var/redis`. `make run` publishes both i
 
 import os
 import secrets
+import shlex
 import shutil
 import signal
 import subprocess
@@ -273,13 +274,38 @@ def wait_until_ready(port: int, processes: dict[str, subprocess.Popen], broker_u
 
 def banner(port: str, seconds: float, services: Services) -> None:
     embedded = [name for name, server in (("PostgreSQL", services.postgres), ("Redis", services.redis)) if server]
+    log(banner_text(port=port, seconds=seconds, embedded=embedded, token_file=DEMO_TOKEN_FILE))
+
+
+def shown_path(path: Path | str) -> str:
+    """`path` as a command typed in the project's folder: relative inside it (`.venv/bin/python`), else absolute."""
+    path = Path(path)
+    try:
+        return str(path.relative_to(BASE_DIR))
+    except ValueError:
+        return str(path)
+
+
+def banner_text(*, port: str, seconds: float, embedded: list[str], token_file: Path, python: str = "") -> str:
+    """What `make run` prints once web, worker and beat answer. Its lines paste into another terminal as they
+    are: the real port, the Python of the venv that runs the server, and the two variables the README's
+    walk-through uses (MINIRAG, MINIRAG_TOKEN; the token file holds `MINIRAG_TOKEN=…`)."""
+    python = shlex.quote(shown_path(python or sys.executable))
+    base = f"http://127.0.0.1:{port}"
     where = f" (embedded {' and '.join(embedded)})" if embedded else ""
-    log(
+    variables = f"export MINIRAG={base}"
+    if token_file.exists():
+        variables += f" MINIRAG_TOKEN=$(sed -n 's/^MINIRAG_TOKEN=//p' {shlex.quote(shown_path(token_file))})"
+        variables += '\n      curl -s $MINIRAG/v1/tenants/me -H "Authorization: Bearer $MINIRAG_TOKEN"'
+    else:  # the demo tenant came from an earlier run whose token file was removed
+        variables += f"   # and MINIRAG_TOKEN=<an API token> ({shown_path(token_file)} is gone)"
+    return (
         f"MiniRAG is up in {seconds:.1f}s: web, worker and beat{where}\n"
-        f"    API   http://127.0.0.1:{port}/v1/docs\n"
-        f"    admin http://127.0.0.1:{port}/admin/\n"
-        f"    demo token in var/demo-token.txt\n"
-        f"    in another terminal: .venv/bin/python manage.py doctor   (also ingest, chat, reindex, ...)\n"
+        f"    API   {base}/v1/docs\n"
+        f"    admin {base}/admin/\n"
+        f"    in another terminal, in this folder (the README's walk-through uses these two variables):\n"
+        f"      {variables}\n"
+        f"      {python} manage.py doctor   (also ingest, chat, reindex, ...)\n"
         f"    Ctrl-C stops everything"
     )
 

@@ -1,11 +1,13 @@
 """Create the demo tenant once (idempotent), with a demo bot and an ingested demo source. Used by `make run`."""
 
 import secrets
+import sys
 from pathlib import Path
 
 from django.core.management.base import BaseCommand
 
 from chat.demo import demo_bot_ensure
+from minirag.launcher import shown_path
 from tenants.models import Tenant
 from tenants.services import tenant_bootstrap
 
@@ -61,9 +63,10 @@ class Command(BaseCommand):
         )
         if demo.hint:
             self.stdout.write(self.style.WARNING(demo.hint))
+        # $MINIRAG and $MINIRAG_TOKEN: the export line of make run's banner (the real port and token).
         self.stdout.write(
-            '  Try it:  curl -s http://127.0.0.1:8000/v1/chat -H "Authorization: Bearer $MINIRAG_TOKEN" '
+            '  Try it:  curl -s $MINIRAG/v1/chat -H "Authorization: Bearer $MINIRAG_TOKEN" '
             "-H 'Content-Type: application/json' "
             f'-d \'{{"bot_profile_id": "{demo.bot.id}", "message": "How do I stream answers?"}}\'\n'
-            f"  or:      python manage.py chat --tenant {tenant.slug} --bot '{demo.bot.name}'"
+            f"  or:      {shown_path(sys.executable)} manage.py chat --tenant {tenant.slug} --bot '{demo.bot.name}'"
         )
