@@ -1,8 +1,8 @@
 """Chat sessions and their messages, in the tenant's schema.
 
-`bot_profile_id` and `user_id` are plain UUIDs rather than foreign keys: the user lives in the public
-schema, and a chat's history must survive its bot being deleted. The service layer checks that both exist
-and belong to the tenant (the schema itself guarantees the tenant).
+`bot_profile_id`, `user_id` and `publishable_key_id` are plain UUIDs rather than foreign keys: the user and the key
+live in the public schema, and a chat's history must survive its bot being deleted. The service layer checks
+that they exist and belong to the tenant (the schema itself guarantees the tenant).
 """
 
 import uuid
@@ -17,6 +17,9 @@ class Chat(models.Model):
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     bot_profile_id = models.UUIDField(db_index=True)
     user_id = models.UUIDField(null=True, blank=True, db_index=True)
+    # Set when a publishable key (tenants.PublishableKey, public schema) started the chat: only that key may read
+    # or continue it, and `user_id` stays empty (an end user on a web page is nobody's account).
+    publishable_key_id = models.UUIDField(null=True, blank=True, db_index=True)
     title = models.CharField(max_length=500, blank=True, default="")
     message_count = models.PositiveIntegerField(default=0)
     total_prompt_tokens = models.PositiveBigIntegerField(default=0)

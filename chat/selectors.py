@@ -24,11 +24,14 @@ def chat_list(*, bot_profile_id: UUID | None = None) -> QuerySet[Chat]:
     return queryset
 
 
-def chat_get(*, chat_id, bot_profile_id: UUID | None = None) -> Chat:
-    """The chat, or NotFound("Chat session not found"); with `bot_profile_id`, only that bot's chat."""
+def chat_get(*, chat_id, bot_profile_id: UUID | None = None, publishable_key_id: UUID | None = None) -> Chat:
+    """The chat, or NotFound("Chat session not found"); with `bot_profile_id`, only that bot's chat; with
+    `publishable_key_id`, only a chat that key started (a key never sees another credential's chats)."""
     queryset = Chat.objects.all()
     if bot_profile_id is not None:
         queryset = queryset.filter(bot_profile_id=bot_profile_id)
+    if publishable_key_id is not None:
+        queryset = queryset.filter(publishable_key_id=publishable_key_id)
     try:
         chat = queryset.filter(pk=chat_id).first()
     except (ValueError, TypeError, ValidationError):

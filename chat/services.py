@@ -89,18 +89,35 @@ def bot_for_chat(*, bot_id) -> Any:
 # --- Step 1: start ----------------------------------------------------------------------------------
 
 
-def chat_turn_start(*, tenant: Any, bot_id, message: str, chat_id=None, user_id: UUID | None = None) -> Turn:
+def chat_turn_start(
+    *,
+    tenant: Any,
+    bot_id,
+    message: str,
+    chat_id=None,
+    user_id: UUID | None = None,
+    publishable_key_id: UUID | None = None,
+) -> Turn:
     """Validate the bot and chat, load the history, store the user message (committed). Returns the turn.
 
-    Raises NotFound for a missing/inactive bot or a chat that is not the tenant's or not this bot's.
+    With `publishable_key_id` (a turn made with a publishable key) a new chat is marked as that key's and an
+    existing one must be; `user_id` is then ignored. Raises NotFound for a missing/inactive bot or a chat that is
+    not the tenant's, not this bot's, or (for a key) not this key's.
     """
     bot = bot_for_chat(bot_id=bot_id)
+    if publishable_key_id is not None:
+        user_id = None
     with transaction.atomic():
         if chat_id is not None:
-            chat = selectors.chat_get(chat_id=chat_id, bot_profile_id=bot.id)
+            chat = selectors.chat_get(chat_id=chat_id, bot_profile_id=bot.id, publishable_key_id=publishable_key_id)
             history = selectors.chat_history(chat=chat)
         else:
-            chat = Chat.objects.create(bot_profile_id=bot.id, user_id=user_id, title=message[:TITLE_MAX_CHARS])
+            chat = Chat.objects.create(
+                bot_profile_id=bot.id,
+                user_id=user_id,
+                publishable_key_id=publishable_key_id,
+                title=message[:TITLE_MAX_CHARS],
+            )
             history = []
         quota_admit_chat(tenant=tenant)  # 429 over the plan's tokens per month or chat requests per day
         user_message = Message.objects.create(chat=chat, role=MessageRole.USER, content=message)
@@ -264,9 +281,12 @@ def _store_partial(turn: Turn, generated: Generated, chunks, sources) -> None:
 # --- Feedback, titles -------------------------------------------------------------------------------
 
 
-def message_feedback_set(*, chat_id, message_id, feedback: str | None) -> Message:
-    """Set or clear (None) the feedback of an assistant message. 404s for a foreign chat or message."""
-    chat = selectors.chat_get(chat_id=chat_id)
+def message_feedback_set(
+    *, chat_id, message_id, feedback: str | None, publishable_key_id: UUID | None = None
+) -> Message:
+    """Set or clear (None) the feedback of an assistant message. 404s for a foreign chat or message (with
+    `publishable_key_id`, for any chat that key did not start)."""
+    chat = selectors.chat_get(chat_id=chat_id, publishable_key_id=publishable_key_id)
     message = selectors.message_get(chat=chat, message_id=message_id)
     if message.role != MessageRole.ASSISTANT:
         raise InvalidInput(FEEDBACK_ASSISTANT_ONLY)

@@ -56,6 +56,9 @@ ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["*"] if DEBUG else ["localhos
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 CORS_ALLOWED_ORIGINS = env.list("CORS_ALLOWED_ORIGINS", default=[])
 CORS_ALLOW_CREDENTIALS = False  # bearer tokens, never cookies, cross-origin
+# MiniRAG's public address (e.g. https://minirag.example.com) for links it hands out (a publishable key's hosted
+# chat page) and as its own origin; empty: the request's own scheme://host (behind a TLS proxy, set it).
+PUBLIC_BASE_URL = env.str("PUBLIC_BASE_URL", default="").rstrip("/")
 
 # --- Applications (django-tenants: public schema vs one schema per tenant) --------------------------
 SHARED_APPS = [
@@ -92,6 +95,8 @@ MIDDLEWARE = [
     "minirag.middleware.LivenessProbeMiddleware",  # before any host check: probes call the server by address
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "minirag.middleware.RequestBodyLimitMiddleware",
+    # Publishable keys' CORS (per key, per opt-in view); answers their preflights before corsheaders sees them.
+    "tenants.middleware.PublishableKeyCorsMiddleware",
     "corsheaders.middleware.CorsMiddleware",
     "tenants.middleware.TenantFromCredentialMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -273,6 +278,8 @@ RATE_LIMITS = {
     "chat_tenant": env.str("RATE_LIMIT_CHAT_PER_TENANT", default="1200/min"),
     "chat_bot": env.str("RATE_LIMIT_CHAT_PER_BOT", default="600/min"),
     "writes_token": env.str("RATE_LIMIT_WRITES_PER_TOKEN", default="3000/min"),
+    "publishable_key": env.str("RATE_LIMIT_PUBLISHABLE_PER_KEY", default="60/min"),
+    "publishable_ip": env.str("RATE_LIMIT_PUBLISHABLE_PER_IP", default="20/min"),
 }
 REST_FRAMEWORK["DEFAULT_THROTTLE_CLASSES"] = [
     "minirag.api.throttling.ChatTenantRateThrottle",

@@ -1,4 +1,5 @@
-"""Turn a bearer credential (API token or JWT) into an AuthContext, checking everything is still active.
+"""Turn a bearer credential (API token, JWT or publishable key) into an AuthContext, checking everything is still
+active.
 
 Used only by the tenant middleware; it is the single place where a request's tenant is decided.
 """
@@ -13,17 +14,29 @@ from rest_framework_simplejwt.exceptions import TokenError
 from rest_framework_simplejwt.tokens import AccessToken
 
 from minirag.errors import AuthenticationError
-from tenants.models import ApiToken, Tenant, User, hash_token
+from tenants.models import PUBLISHABLE_KEY_PREFIX, ApiToken, PublishableKey, Tenant, User, hash_token
+
+PUBLISHABLE_KEY = "publishable_key"
 
 
 @dataclass(frozen=True)
 class AuthContext:
-    """A resolved credential: `request.auth` in API views. The role is `user.role`, as loaded for this request."""
+    """A resolved credential: `request.auth` in API views. The role is `user.role`, as loaded for this request.
+
+    For a publishable key (`method == "publishable_key"`), `publishable_key` is its row and `user` the key's
+    creator — for attribution only: the API base refuses a key on every view that does not opt in, and
+    `ManagerForWrites` refuses it everywhere, so the creator's role never opens anything.
+    """
 
     tenant: Tenant
     user: User
     token_id: uuid.UUID | None
-    method: str  # "api_token" or "jwt"
+    method: str  # "api_token", "jwt" or "publishable_key"
+    publishable_key: PublishableKey | None = None
+
+    @property
+    def is_publishable_key(self) -> bool:
+        return self.method == PUBLISHABLE_KEY
 
 
 def _check_active(user: User | None, tenant: Tenant | None) -> None:
@@ -54,6 +67,25 @@ def resolve_api_token(raw_token: str) -> AuthContext:
     return AuthContext(tenant=token.tenant, user=token.user, token_id=token.id, method="api_token")
 
 
+def resolve_publishable_key(raw_key: str) -> AuthContext:
+    """An active publishable key of an active tenant whose creator is still active (else 401)."""
+    key = (
+        PublishableKey.objects.select_related("created_by", "tenant")
+        .filter(key_hash=hash_token(raw_key), is_active=True)
+        .first()
+    )
+    if key is None or key.created_by.tenant_id != key.tenant_id:
+        raise AuthenticationError("Invalid or revoked publishable key")
+    _check_active(key.created_by, key.tenant)
+    now = timezone.now()
+    touch_every = timedelta(seconds=settings.API_TOKEN_TOUCH_INTERVAL_SECONDS)
+    if key.last_used_at is None or now - key.last_used_at >= touch_every:
+        PublishableKey.objects.filter(pk=key.pk).update(last_used_at=now)
+    return AuthContext(
+        tenant=key.tenant, user=key.created_by, token_id=None, method=PUBLISHABLE_KEY, publishable_key=key
+    )
+
+
 def resolve_jwt(raw_token: str) -> AuthContext:
     try:
         access = AccessToken(raw_token)
@@ -73,9 +105,12 @@ def resolve_jwt(raw_token: str) -> AuthContext:
 
 
 def resolve_bearer(raw_token: str) -> AuthContext:
-    """A credential with a dot is a JWT; anything else is an opaque API token (the reference's rule)."""
+    """`pk_…` is a publishable key; a credential with a dot is a JWT; anything else is an opaque API token (the
+    reference's rule)."""
     if not raw_token:
         raise AuthenticationError("Not authenticated")
+    if raw_token.startswith(PUBLISHABLE_KEY_PREFIX):
+        return resolve_publishable_key(raw_token)
     if "." in raw_token:
         return resolve_jwt(raw_token)
     return resolve_api_token(raw_token)

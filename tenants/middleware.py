@@ -1,11 +1,16 @@
-"""Resolve the tenant once per request from the bearer credential and switch the DB schema to it."""
+"""Resolve the tenant once per request from the bearer credential and switch the DB schema to it; CORS for
+publishable keys."""
 
 import logging
 
 from django.db import connection
-from django.http import JsonResponse
+from django.http import HttpResponse, JsonResponse
+from django.urls import Resolver404, resolve
+from django.utils.cache import patch_vary_headers
 
 from minirag.api.exceptions import OUTAGE_ERRORS, unavailable_detail
+from minirag.api.origins import origin_allowed, request_origin
+from minirag.api.permissions import key_access_methods
 from minirag.errors import AuthenticationError
 from tenants.credentials import resolve_bearer
 
@@ -50,3 +55,66 @@ class TenantFromCredentialMiddleware:
             return self.get_response(request)
         finally:
             connection.set_schema_to_public()
+
+
+class PublishableKeyCorsMiddleware:
+    """CORS for publishable keys, decided per key and per view (django-cors-headers knows one global origin list).
+
+    - A preflight (`OPTIONS` with `Access-Control-Request-Method`) to a view that lets keys in
+      (`publishable_key_access = True`) answers 204 here, echoing the `Origin`: a preflight carries no credential,
+      so it cannot be checked against a key — the real request is (minirag.api.permissions.PublishableKeyGate).
+    - A response to a request made with a publishable key, to such a view, from an origin the key allows, carries
+      `Access-Control-Allow-Origin: <origin>`, `Vary: Origin` and the headers a page may read. Nothing else
+      gets CORS headers from here, and never `Access-Control-Allow-Credentials` (keys are bearer tokens).
+    Sits before corsheaders' middleware (which would answer every preflight itself) and outside the tenant
+    middleware (it reads the credential that one resolved).
+    """
+
+    PREFLIGHT_MAX_AGE = "600"
+    ALLOW_HEADERS = "Authorization, Content-Type"
+    EXPOSE_HEADERS = "Retry-After"
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        if request.method == "OPTIONS" and "HTTP_ACCESS_CONTROL_REQUEST_METHOD" in request.META:
+            methods = _key_view_methods(request.path_info)
+            origin = request_origin(request)
+            if methods and origin is not None:
+                return self._preflight(origin, methods)
+        response = self.get_response(request)
+        context = getattr(request, "auth_context", None)
+        key = getattr(context, "publishable_key", None)
+        if key is not None and request.method in _key_view_methods(request.path_info):
+            origin = origin_allowed(request, key.allowed_origins)
+            if origin is not None:
+                response["Access-Control-Allow-Origin"] = origin
+                response["Access-Control-Expose-Headers"] = self.EXPOSE_HEADERS
+                patch_vary_headers(response, ("Origin",))
+        return response
+
+    def _preflight(self, origin: str, methods: list[str]) -> HttpResponse:
+        response = HttpResponse(status=204)
+        response["Access-Control-Allow-Origin"] = origin
+        response["Access-Control-Allow-Methods"] = ", ".join(methods)
+        response["Access-Control-Allow-Headers"] = self.ALLOW_HEADERS
+        response["Access-Control-Max-Age"] = self.PREFLIGHT_MAX_AGE
+        patch_vary_headers(response, ("Origin",))
+        return response
+
+
+def _key_view_methods(path: str) -> list[str]:
+    """The HTTP methods of the view at `path` that let publishable keys in; [] otherwise (or no view)."""
+    try:
+        match = resolve(path)
+    except Resolver404:
+        return []
+    view_class = getattr(match.func, "cls", None) or getattr(match.func, "view_class", None)
+    actions = getattr(match.func, "actions", None)  # a viewset route: {"get": "list", …}
+    names = (
+        list(actions)
+        if actions
+        else [name for name in ("get", "post", "put", "patch", "delete") if hasattr(view_class, name)]
+    )
+    return key_access_methods(view_class, [name.upper() for name in names if name != "head"])

@@ -1,4 +1,4 @@
-"""Public-schema models: tenants, their domains, users and API tokens."""
+"""Public-schema models: tenants, their domains, users, API tokens and publishable (bot) keys."""
 
 import hashlib
 import re
@@ -140,6 +140,41 @@ class ApiToken(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name} ({self.token_prefix}…)"
+
+
+PUBLISHABLE_KEY_PREFIX = "pk_"
+
+
+class PublishableKey(models.Model):
+    """A public credential for one bot, meant for web pages (the widget, the hosted chat page).
+
+    It can only chat with its bot, from the web origins it lists (tenants.credentials resolves it; the API base
+    refuses it on every view that does not opt in). Only the SHA-256 of the raw key is stored; the raw key is shown
+    once. The bot lives in the tenant's schema, so `bot_profile_id` is a plain UUID (checked when the key is made).
+    Deleting its creator deletes the key, as with API tokens: a departed member's credentials all stop.
+    """
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="publishable_keys")
+    bot_profile_id = models.UUIDField(db_index=True)
+    name = models.CharField(max_length=255)
+    # Normalised "scheme://host[:port]" strings (minirag.api.origins.normalise_origin); MiniRAG's own origin is
+    # always allowed on top of these (the hosted chat page).
+    allowed_origins = models.JSONField(default=list, blank=True)
+    key_prefix = models.CharField(max_length=16, editable=False)
+    key_hash = models.CharField(max_length=64, unique=True, editable=False)
+    is_active = models.BooleanField(default=True, help_text="Unset to revoke the key.")
+    created_by = models.ForeignKey(User, on_delete=models.CASCADE, related_name="publishable_keys")
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+    updated_at = models.DateTimeField(auto_now=True)
+    last_used_at = models.DateTimeField(null=True, blank=True, editable=False)
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [models.Index(fields=["tenant", "-created_at"], name="pubkey_tenant_created_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.key_prefix}…)"
 
 
 class InviteCode(models.Model):

@@ -9,6 +9,7 @@ from chat.api import serializers as s
 from chat.api.sse import turn_sse
 from minirag.api.base import TenantAPIView
 from minirag.api.pagination import BoundedListPagination, parse_limit_offset
+from minirag.api.permissions import publishable_bot_id, publishable_key_id, require_publishable_bot
 
 CHAT_LIST_DEFAULT_LIMIT = 50
 ANSWER_FORMATS = "The answer: JSON, or with `stream: true` server-sent events (`sources`, `delta`…, `done` or `error`)"
@@ -38,8 +39,24 @@ def _event_stream(content) -> StreamingHttpResponse:
     return response
 
 
+def _chat_body(request) -> dict:
+    """The chat request; a publishable key chats with its own bot, so its body may leave `bot_profile_id` out."""
+    data = request.data
+    bot_id = publishable_bot_id(request)
+    if bot_id is not None and hasattr(data, "get") and data.get("bot_profile_id") in (None, ""):
+        data = (
+            {**data.dict(), "bot_profile_id": bot_id} if hasattr(data, "dict") else {**data, "bot_profile_id": bot_id}
+        )
+    body = s.ChatRequestSerializer(data=data)
+    body.is_valid(raise_exception=True)
+    require_publishable_bot(request, body.validated_data["bot_profile_id"])
+    return body.validated_data
+
+
 @docs.chat_docs
 class ChatView(ContentNegotiationLenientMixin, TenantAPIView):
+    publishable_key_access = frozenset({"POST"})  # a key chats; it never lists the tenant's chats
+
     @extend_schema(
         parameters=[
             OpenApiParameter("bot_profile_id", OpenApiTypes.UUID),
@@ -64,15 +81,14 @@ class ChatView(ContentNegotiationLenientMixin, TenantAPIView):
         tags=["chat"],
     )
     def post(self, request):
-        body = s.ChatRequestSerializer(data=request.data)
-        body.is_valid(raise_exception=True)
-        data = body.validated_data
+        data = _chat_body(request)
         turn = services.chat_turn_start(
             tenant=request.auth.tenant,
             user_id=request.auth.user.id,
             bot_id=data["bot_profile_id"],
             message=data["message"],
             chat_id=data["chat_id"],
+            publishable_key_id=publishable_key_id(request),
         )
         if data["stream"]:
             return _event_stream(turn_sse(turn))
@@ -89,19 +105,22 @@ class ChatView(ContentNegotiationLenientMixin, TenantAPIView):
 
 @docs.chat_detail_docs
 class ChatDetailView(ContentNegotiationLenientMixin, TenantAPIView):
+    publishable_key_access = True  # a key reads only the chats it started
+
     @extend_schema(responses=s.ChatReadSerializer, tags=["chat"])
     def get(self, request, chat_id):
-        chat = selectors.chat_get(chat_id=chat_id)
+        chat = selectors.chat_get(chat_id=chat_id, publishable_key_id=publishable_key_id(request))
         return Response(s.ChatReadSerializer(chat).data)
 
 
 @docs.chat_messages_docs
 class ChatMessagesView(ContentNegotiationLenientMixin, TenantAPIView):
     pagination_class = BoundedListPagination
+    publishable_key_access = True  # a key reads only the chats it started
 
     @extend_schema(responses=s.MessageReadSerializer(many=True), tags=["chat"])
     def get(self, request, chat_id):
-        chat = selectors.chat_get(chat_id=chat_id)
+        chat = selectors.chat_get(chat_id=chat_id, publishable_key_id=publishable_key_id(request))
         paginator = self.pagination_class()
         page = paginator.paginate_queryset(selectors.message_list(chat=chat), request, self)
         return paginator.get_paginated_response(s.MessageReadSerializer(page, many=True).data)
@@ -109,12 +128,17 @@ class ChatMessagesView(ContentNegotiationLenientMixin, TenantAPIView):
 
 @docs.message_feedback_docs
 class MessageFeedbackView(ContentNegotiationLenientMixin, TenantAPIView):
+    publishable_key_access = True  # the widget's thumbs, on the chats the key started
+
     @extend_schema(request=s.FeedbackSerializer, responses=s.MessageReadSerializer, tags=["chat"])
     def patch(self, request, chat_id, message_id):
         body = s.FeedbackSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         message = services.message_feedback_set(
-            chat_id=chat_id, message_id=message_id, feedback=body.validated_data["feedback"]
+            chat_id=chat_id,
+            message_id=message_id,
+            feedback=body.validated_data["feedback"],
+            publishable_key_id=publishable_key_id(request),
         )
         return Response(s.MessageReadSerializer(message).data)
 

@@ -8,6 +8,10 @@ connection to the tenant's schema. These bases make every tenant endpoint check 
   `permission_classes = [AllowAny]` cannot open a tenant endpoint;
 - after authentication and permissions, the connection must be in the credential's schema (not the public one):
   otherwise the request answers 500 "Internal server error" (logged) before the view's code runs;
+- a publishable key (`pk_…`, a public credential for web pages) is refused with 403 by every view unless the view
+  class sets `publishable_key_access = True` (or a frozenset of the methods it opens) — and then only from an
+  `Origin` the key allows (`minirag.api.permissions.PublishableKeyGate`); its own rate limits (per key, per key
+  and end-user IP) always apply on top of the view's throttles;
 - a subclass cannot override the methods that do this (TypeError when the class is defined).
 
 A test enumerates every URL under /v1/ (minirag/tests/test_api_base.py): each one is public by name or its view
@@ -24,7 +28,8 @@ from rest_framework.exceptions import APIException, NotAuthenticated
 from rest_framework.views import APIView
 
 from minirag.api.authentication import TenantCredentialAuthentication
-from minirag.api.permissions import IsTenantMember, tenant_credential
+from minirag.api.permissions import IsTenantMember, PublishableKeyGate, tenant_credential
+from minirag.api.throttling import PUBLISHABLE_KEY_THROTTLES
 from minirag.tenancy import PUBLIC_SCHEMA
 
 logger = logging.getLogger("minirag.api")
@@ -41,6 +46,8 @@ SEALED = (
     "check_permissions",
     "check_object_permissions",
     "permission_denied",
+    "get_throttles",
+    "check_throttles",
 )
 
 
@@ -56,9 +63,13 @@ class TenantAPIMixin:
     """The tenant checks; use it through `TenantAPIView` or `TenantViewSet`.
 
     `permission_classes` lists the permissions a view adds to `IsTenantMember` (e.g. `[ManagerForWrites]`).
+    `publishable_key_access = True` (every method) or e.g. `frozenset({"POST"})` lets publishable keys in (chat
+    views); the view then scopes what it reads and writes to the key's bot and chats
+    (`minirag.api.permissions.publishable_bot_id` / `publishable_key_id`).
     """
 
     permission_classes: list = []
+    publishable_key_access = False
 
     def __init_subclass__(cls, **kwargs) -> None:
         super().__init_subclass__(**kwargs)
@@ -74,7 +85,11 @@ class TenantAPIMixin:
         return [TenantCredentialAuthentication()]
 
     def get_permissions(self):
-        return [IsTenantMember(), *(permission() for permission in self.permission_classes)]
+        # The key gate runs before the view's own permissions: a key never reaches a role check.
+        return [IsTenantMember(), PublishableKeyGate(), *(permission() for permission in self.permission_classes)]
+
+    def get_throttles(self):
+        return [*(throttle() for throttle in PUBLISHABLE_KEY_THROTTLES), *super().get_throttles()]
 
     def initial(self, request, *args, **kwargs) -> None:
         super().initial(request, *args, **kwargs)  # authentication (401), permissions (401/403), throttles (429)

@@ -9,6 +9,12 @@ empty or "off" disables one):
 - `chat_tenant`  POST /v1/chat, per tenant
 - `chat_bot`     POST /v1/chat, per bot
 - `writes_token` every other POST/PUT/PATCH/DELETE, per credential (API token, or the user behind a JWT)
+- `publishable_key` every request made with a publishable key, per key
+- `publishable_ip`  every request made with a publishable key, per key and end-user IP (one visitor cannot use
+                    up a site's whole allowance)
+
+The publishable-key scopes are applied by the API base (minirag.api.base) to every tenant view, whatever its own
+throttles; a key's chat also counts toward `chat_tenant` and `chat_bot` (its bot).
 
 Counting uses fixed windows aligned on the epoch (one atomic INCR per scope and request); a client can
 therefore reach up to twice a limit across a window boundary. Over a limit the API answers 429 with
@@ -46,6 +52,8 @@ SCOPES = {
     "chat_tenant": "chat requests per tenant",
     "chat_bot": "chat requests per bot",
     "writes_token": "write requests per credential",
+    "publishable_key": "requests per publishable key",
+    "publishable_ip": "requests per publishable key and IP address",
 }
 CHAT_URL_NAMES = frozenset({"chat"})  # POST /v1/chat (chat.api.urls); its own scopes, not `writes_token`
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
@@ -277,8 +285,10 @@ class ChatBotRateThrottle(ScopedRateThrottle):
 
     def ident(self, request, view):
         tenant_id = self.tenant_id(request)
+        key = _publishable_key(request)
         try:
-            bot_id = uuid.UUID(str(_body_value(request, "bot_profile_id")))
+            # A publishable key chats with its own bot (the body may leave the bot out).
+            bot_id = key.bot_profile_id if key is not None else uuid.UUID(str(_body_value(request, "bot_profile_id")))
         except ValueError:
             return None  # the view answers 422
         return f"{tenant_id}:{bot_id}" if tenant_id else None
@@ -292,9 +302,43 @@ class WriteRateThrottle(ScopedRateThrottle):
 
     def ident(self, request, view):
         context = getattr(request, "auth", None)
+        key = _publishable_key(request)
+        if key is not None:
+            return f"pk:{key.id}"
         if getattr(context, "token_id", None):
             return f"token:{context.token_id}"
         user = getattr(context, "user", None)
         if getattr(user, "id", None):
             return f"user:{user.id}"
         return None
+
+
+def _publishable_key(request):
+    context = getattr(request, "auth", None)
+    if getattr(context, "method", None) != "publishable_key":
+        return None
+    return getattr(context, "publishable_key", None)
+
+
+class PublishableKeyRateThrottle(ScopedRateThrottle):
+    scope = "publishable_key"
+
+    def applies(self, request, view):
+        return _publishable_key(request) is not None
+
+    def ident(self, request, view):
+        return str(_publishable_key(request).id)
+
+
+class PublishableIPRateThrottle(ScopedRateThrottle):
+    scope = "publishable_ip"
+
+    def applies(self, request, view):
+        return _publishable_key(request) is not None
+
+    def ident(self, request, view):
+        return f"{_publishable_key(request).id}:{client_ip(request)}"
+
+
+# Applied by minirag.api.base to every tenant view (a view's own throttle_classes cannot drop them).
+PUBLISHABLE_KEY_THROTTLES = (PublishableKeyRateThrottle, PublishableIPRateThrottle)
