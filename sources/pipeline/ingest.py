@@ -223,6 +223,11 @@ def extract_source(source: Source) -> Extracted:
         url = (source.config or {}).get("url")
         if not url:
             raise IngestError("The URL source has no config.url")
+        crawled = (source.config or {}).get("crawl_page")
+        if isinstance(crawled, dict) and source.content is not None:
+            # A crawled page (sources.crawl): the crawler fetched it at its polite rate and stored the body.
+            kind = kind_for_content_type(str(crawled.get("content_type") or ""), b"") or "text"
+            return extract_by_kind(kind, source.content.encode())
         fetched = fetch_url(url)
         kind = kind_for_content_type(fetched.content_type, fetched.body[:512])
         if kind is None:
