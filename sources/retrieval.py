@@ -13,11 +13,13 @@ from dataclasses import replace
 from django.conf import settings
 
 from bots.models import BotProfile
+from bots.selectors import bot_get
 from bots.services import bot_credentials
 from minirag.encryption import DecryptionError
+from minirag.errors import NotFound, ServiceUnavailable
 from minirag.integrations import embeddings, rerank
 from minirag.tokenizer import count_tokens
-from sources.index import DenseSpace, Query, RetrievedChunk, get_index
+from sources.index import DenseSpace, KnowledgeIndexError, Query, RetrievedChunk, get_index
 from sources.pipeline import lexical
 from sources.pipeline.ingest import IngestError, effective_embedding_model, embedding_config
 from usage.models import UsageKind
@@ -25,7 +27,7 @@ from usage.services import usage_record
 
 logger = logging.getLogger("minirag.retrieval")
 
-__all__ = ["RetrievedChunk", "query_embedding", "rerank_config", "retrieve"]
+__all__ = ["RetrievedChunk", "knowledge_search", "query_embedding", "rerank_config", "retrieve"]
 
 # With a reranker, it sees max(top_k × RERANK_CANDIDATE_FACTOR, RERANK_MIN_CANDIDATES) fused candidates: deep
 # enough to lift a relevant passage the first stage ranked low, small enough for one provider call (Cohere
@@ -141,3 +143,27 @@ def retrieve(
     depth = max(top_k * RERANK_CANDIDATE_FACTOR, RERANK_MIN_CANDIDATES)
     candidates = get_index().search(bot_id=str(bot.pk), query=search, limit=depth, score_threshold=threshold)
     return _reranked(bot=bot, query=query, candidates=candidates, top_k=top_k)
+
+
+SEARCH_USAGE_MODEL = "search"  # a search calls no model itself; its embedding and rerank calls are their own rows
+SEARCH_UNAVAILABLE = "Knowledge retrieval is temporarily unavailable; please retry"
+
+
+def knowledge_search(*, bot_id, query: str, top_k: int) -> list[RetrievedChunk]:
+    """The `top_k` passages chat would retrieve for `query` (the bot's hybrid, threshold and rerank settings),
+    best first, for hit-testing and for clients that bring their own LLM.
+
+    Records a `search` UsageEvent (no tokens: the query embedding and the rerank call, when made, record their
+    own). Raises NotFound for an unknown or inactive bot, ServiceUnavailable when the index is down.
+    """
+    try:
+        bot = bot_get(bot_id=bot_id, active_only=True)
+    except NotFound:
+        raise NotFound("Bot profile not found or inactive") from None
+    try:
+        chunks = retrieve(bot=bot, query=query, top_k=top_k)
+    except KnowledgeIndexError:
+        logger.exception("search failed for bot %s", bot.pk)
+        raise ServiceUnavailable(SEARCH_UNAVAILABLE) from None
+    usage_record(kind=UsageKind.SEARCH, model=SEARCH_USAGE_MODEL, prompt_tokens=0, bot_profile_id=bot.pk)
+    return chunks

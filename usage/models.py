@@ -1,4 +1,4 @@
-"""UsageEvent: one row per LLM or embedding call, in the tenant's schema."""
+"""UsageEvent: one row per LLM, embedding or rerank call (and per knowledge search), in the tenant's schema."""
 
 import uuid
 
@@ -12,6 +12,7 @@ class UsageKind(models.TextChoices):
     TITLE = "title", "Chat title"
     CONDENSE = "condense", "Follow-up question rewrite"
     RERANK = "rerank", "Reranking"
+    SEARCH = "search", "Knowledge search"
 
 
 class UsageEvent(models.Model):
