@@ -1,6 +1,7 @@
 """URL configuration.
 
-`public_patterns` answer without a tenant (liveness, health, bootstrap, login, docs, operator console);
+`public_patterns` answer without a tenant (liveness, health, bootstrap, login, docs, operator console, the chat
+widget and hosted chat page);
 `tenant_patterns` need a bearer credential, which the tenant middleware has already resolved to a schema.
 """
 
@@ -17,6 +18,7 @@ public_patterns = [
     path("v1/docs", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
     path("v1/redoc", SpectacularRedocView.as_view(url_name="schema"), name="redoc"),
     path("admin/", admin.site.urls),
+    path("", include("chat.public_urls")),  # widget.js and the hosted chat page /c/<key id>
 ]
 
 tenant_patterns = [
