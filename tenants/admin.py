@@ -19,8 +19,8 @@ from django.urls import path, reverse
 from minirag import admin as console
 from minirag.api.throttling import denied_counts
 from minirag.tenancy import tenants_all
-from tenants import selectors, services
-from tenants.models import ApiToken, Domain, InviteCode, Tenant, User
+from tenants import publishable_keys, selectors, services
+from tenants.models import ApiToken, Domain, InviteCode, PublishableKey, Tenant, User
 
 # The rate limits that count one tenant's requests (the anonymous ones are shown on the tenants list).
 TENANT_THROTTLE_SCOPES = ["chat_tenant", "chat_bot", "writes_token"]
@@ -223,6 +223,42 @@ class ApiTokenAdmin(admin.ModelAdmin):
         for token in queryset:
             services.api_token_revoke(token=token)
         self.message_user(request, f"Revoked {queryset.count()} token(s).", messages.SUCCESS)
+
+
+@admin.register(PublishableKey)
+class PublishableKeyAdmin(admin.ModelAdmin):
+    """Publishable (bot) keys, read-only and without their secret (only the hash is stored; it is not shown)."""
+
+    list_display = ["name", "key_prefix", "tenant", "bot_profile_id", "created_by", "is_active", "last_used_at"]
+    list_filter = ["is_active"]
+    search_fields = ["name", "key_prefix", "tenant__slug", "created_by__email"]
+    list_select_related = ["tenant", "created_by"]
+    fields = readonly_fields = [
+        "id",
+        "tenant",
+        "bot_profile_id",
+        "name",
+        "allowed_origins",
+        "key_prefix",
+        "is_active",
+        "created_by",
+        "last_used_at",
+        "created_at",
+    ]
+    actions = ["pause_keys"]
+    list_per_page = 50
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    @admin.action(description="Pause selected keys")
+    def pause_keys(self, request, queryset):
+        for key in queryset:
+            publishable_keys.publishable_key_update(key=key, changes={"is_active": False})
+        self.message_user(request, f"Paused {queryset.count()} key(s).", messages.SUCCESS)
 
 
 @admin.register(InviteCode)

@@ -3,7 +3,7 @@
 from drf_spectacular.utils import OpenApiExample, extend_schema, extend_schema_view
 
 from bots.models import DEFAULT_MODEL
-from minirag.api.docs import ANY_MEMBER, LIST_PAGING, NOT_FOUND, operation_description
+from minirag.api.docs import ANY_MEMBER, LIST_PAGING, NOT_FOUND, OWNERS_AND_ADMINS, operation_description
 
 BOT = {
     "id": "77c664e1-a549-492b-8f21-040d28ddfcef",
@@ -135,6 +135,116 @@ bot_profile_docs = extend_schema_view(
             "with `PATCH` and `is_active: true`.",
             who=ANY_MEMBER,
             answers=[(204, "deactivated"), (404, NOT_FOUND)],
+        ),
+    ),
+)
+
+# --- Publishable keys ----------------------------------------------------------------------------------------
+
+PUBLISHABLE_KEY = {
+    "id": "3d1f9c9e-7a57-4b0e-9a7e-2f4b8c1d6e20",
+    "tenant_id": BOT["tenant_id"],
+    "bot_profile_id": BOT["id"],
+    "name": "Shop widget",
+    "allowed_origins": ["https://shop.example", "http://localhost:8080"],
+    "key_prefix": "pk_Zx81QkS0c",
+    "is_active": True,
+    "created_by_id": "b398cdc1-1451-4aae-b0f9-8ae035db7d02",
+    "created_at": "2026-03-02T11:02:10.114021Z",
+    "last_used_at": None,
+}
+_RAW_KEY = "pk_Zx81QkS0cTq2mVb8yN4rLw6eH0jUa5sXo3dGf7iKp9c"
+_KEYS_ARE = (
+    "A publishable key (`pk_…`) is a public credential for web pages — the chat widget and the hosted chat page. "
+    "Sent as `Authorization: Bearer pk_…`, it can only chat with its bot (`POST /v1/chat`, also streamed) and read "
+    "and rate the conversations it started; every other endpoint answers 403. Browsers must call from one of its "
+    "`allowed_origins` (or from MiniRAG's own pages): a missing or foreign `Origin` answers 403. Requests made "
+    "with a key are rate limited per key and per visitor's IP address, and count toward your plan's quotas."
+)
+_MANAGE = "Any member lists and reads keys; " + OWNERS_AND_ADMINS
+
+publishable_key_docs = extend_schema_view(
+    list=extend_schema(
+        summary="List publishable keys",
+        description=operation_description(
+            "Your tenant's publishable keys, newest first, paused ones included (`is_active: false`); "
+            "`bot_profile_id` narrows the list to one bot. Only a key's first characters (`key_prefix`) are ever "
+            "shown again. " + LIST_PAGING,
+            who=ANY_MEMBER,
+            notes=[_KEYS_ARE],
+        ),
+        examples=[OpenApiExample("Key", value=PUBLISHABLE_KEY, response_only=True)],
+    ),
+    create=extend_schema(
+        summary="Create a publishable key for a bot",
+        description=operation_description(
+            "Issues a key for one of your bots. The raw key (`key`) is in this answer only — the server keeps just "
+            "a hash of it. `share_url` opens the hosted chat page for the bot; it carries the key after `#`, a part "
+            "of the link browsers never send to a server, so share it like the key itself.\n\n"
+            "`allowed_origins` lists the sites that may embed the widget, each as `scheme://host[:port]` "
+            "(no path; at most 20). They are stored normalised (lowercase host, default port dropped). An empty "
+            "list leaves only the hosted chat page.",
+            who=OWNERS_AND_ADMINS,
+            notes=[_KEYS_ARE],
+            answers=[
+                (201, "created; `key` is shown only this once"),
+                (422, "an unknown bot, or an entry of `allowed_origins` that is not an origin"),
+            ],
+        ),
+        examples=[
+            OpenApiExample(
+                "A key for the shop's widget",
+                value={
+                    "bot_profile_id": BOT["id"],
+                    "name": "Shop widget",
+                    "allowed_origins": ["https://shop.example", "http://localhost:8080"],
+                },
+                request_only=True,
+            ),
+            OpenApiExample(
+                "Created",
+                value={
+                    **PUBLISHABLE_KEY,
+                    "key": _RAW_KEY,
+                    "share_url": f"https://minirag.example.com/c/{PUBLISHABLE_KEY['id']}#{_RAW_KEY}",
+                },
+                response_only=True,
+                status_codes=["201"],
+            ),
+        ],
+    ),
+    retrieve=extend_schema(
+        summary="Get a publishable key",
+        description=operation_description("One key, without its secret.", who=ANY_MEMBER, answers=[(404, NOT_FOUND)]),
+        examples=[OpenApiExample("Key", value=PUBLISHABLE_KEY, response_only=True)],
+    ),
+    partial_update=extend_schema(
+        summary="Rename, re-scope, pause or resume a publishable key",
+        description=operation_description(
+            "Changes the fields sent: `name`, `allowed_origins` (replaces the list) and `is_active` — `false` "
+            "pauses the key (its requests answer 401 until it is resumed with `true`). The key itself never "
+            "changes; to replace a leaked key, create a new one and delete the old one.",
+            who=_MANAGE,
+            answers=[(404, NOT_FOUND), (422, "an entry of `allowed_origins` that is not an origin")],
+        ),
+        examples=[
+            OpenApiExample(
+                "Allow another site", value={"allowed_origins": ["https://shop.example"]}, request_only=True
+            ),
+            OpenApiExample(
+                "Changed",
+                value={**PUBLISHABLE_KEY, "allowed_origins": ["https://shop.example"]},
+                response_only=True,
+            ),
+        ],
+    ),
+    destroy=extend_schema(
+        summary="Delete (revoke) a publishable key",
+        description=operation_description(
+            "Revokes the key at once and for good: the next request made with it answers 401. The conversations "
+            "it started stay.",
+            who=_MANAGE,
+            answers=[(204, "deleted"), (404, NOT_FOUND)],
         ),
     ),
 )

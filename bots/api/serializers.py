@@ -10,8 +10,12 @@ from bots.models import (
 )
 from bots.services import CREDENTIAL_KEYS
 from minirag.api.fields import TenantIdField
+from minirag.api.origins import MAX_ORIGIN_CHARS
+from minirag.errors import InvalidInput
 from minirag.integrations import rerank
 from minirag.netguard import UnsafeURLError, validate_url_syntax
+from tenants.models import PublishableKey
+from tenants.publishable_keys import MAX_ALLOWED_ORIGINS, normalise_origins
 
 
 class CredentialsSerializer(serializers.Serializer):
@@ -129,3 +133,90 @@ class BotProfileReadSerializer(serializers.ModelSerializer):
             "updated_at",
         ]
         read_only_fields = fields
+
+
+# --- Publishable keys (tenants.models.PublishableKey: public schema; the bot they name is checked here) -------
+
+
+class PublishableKeyReadSerializer(serializers.ModelSerializer):
+    """A publishable key without its secret: only `key_prefix` (the first characters) is ever shown again."""
+
+    created_by_id = serializers.UUIDField(read_only=True, help_text="The user who issued the key")
+
+    class Meta:
+        model = PublishableKey
+        fields = [
+            "id",
+            "tenant_id",
+            "bot_profile_id",
+            "name",
+            "allowed_origins",
+            "key_prefix",
+            "is_active",
+            "created_by_id",
+            "created_at",
+            "last_used_at",
+        ]
+        read_only_fields = fields
+
+
+class PublishableKeyCreatedSerializer(PublishableKeyReadSerializer):
+    key = serializers.CharField(help_text="The raw key (pk_…), shown only once")
+    share_url = serializers.CharField(
+        help_text="The hosted chat page; the key travels in the link's #fragment, which browsers never send"
+    )
+
+    class Meta(PublishableKeyReadSerializer.Meta):
+        fields = [*PublishableKeyReadSerializer.Meta.fields, "key", "share_url"]
+
+
+def _origins(value: list[str]) -> list[str]:
+    try:
+        return normalise_origins(value)
+    except InvalidInput as error:
+        raise serializers.ValidationError(str(error.detail)) from None
+
+
+_ORIGINS_HELP = (
+    'Web origins ("https://shop.example", "http://localhost:8080") whose pages may use the key; '
+    "MiniRAG's own origin (the hosted chat page) is always allowed"
+)
+
+
+class PublishableKeyCreateSerializer(serializers.Serializer):
+    bot_profile_id = serializers.UUIDField()
+    name = serializers.CharField(max_length=255)
+    allowed_origins = serializers.ListField(
+        child=serializers.CharField(max_length=MAX_ORIGIN_CHARS),
+        max_length=MAX_ALLOWED_ORIGINS,
+        default=list,
+        help_text=_ORIGINS_HELP,
+    )
+
+    def validate_bot_profile_id(self, value):
+        if not BotProfile.objects.filter(pk=value).exists():
+            raise serializers.ValidationError("Bot profile not found or belongs to a different tenant")
+        return value
+
+    def validate_allowed_origins(self, value):
+        return _origins(value)
+
+
+class PublishableKeyUpdateSerializer(serializers.Serializer):
+    """Only the fields sent are changed."""
+
+    name = serializers.CharField(max_length=255, required=False)
+    allowed_origins = serializers.ListField(
+        child=serializers.CharField(max_length=MAX_ORIGIN_CHARS),
+        max_length=MAX_ALLOWED_ORIGINS,
+        required=False,
+        help_text=_ORIGINS_HELP,
+    )
+    is_active = serializers.BooleanField(required=False, help_text="false pauses the key; true resumes it")
+
+    def validate_allowed_origins(self, value):
+        return _origins(value)
+
+
+class PublishableKeyListQuerySerializer(serializers.Serializer):
+    bot_profile_id = serializers.UUIDField(required=False)

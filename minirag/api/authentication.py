@@ -21,7 +21,7 @@ class TenantCredentialAuthentication(BaseAuthentication):
 
 
 class TenantCredentialScheme(OpenApiAuthenticationExtension):
-    """Describes the credential in the OpenAPI schema: an API token or a JWT, both as a bearer token."""
+    """Describes the credential in the OpenAPI schema: an API token, a JWT or a publishable key, as a bearer token."""
 
     target_class = TenantCredentialAuthentication
     name = "bearerAuth"
@@ -30,5 +30,6 @@ class TenantCredentialScheme(OpenApiAuthenticationExtension):
         return {
             "type": "http",
             "scheme": "bearer",
-            "description": "An API token (mrag_…) or a JWT access token from /v1/auth/login.",
+            "description": "An API token (mrag_…) or a JWT access token from /v1/auth/login; on the chat "
+            "endpoints also a publishable key (pk_…) for web pages.",
         }

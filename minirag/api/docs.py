@@ -55,6 +55,9 @@ tenant's.
 2. Send the token on every request: `Authorization: Bearer mrag_…`. Alternatively log in with
    `POST /v1/auth/login` and send the returned access JWT the same way (renew it with `POST /v1/auth/refresh`).
 
+For web pages, a **publishable key** (`pk_…`, `POST /v1/publishable-keys`) is the credential instead: it
+can only chat with its bot, from the sites it allows — never put an API token in a page.
+
 The credential decides the tenant. Every id the API returns belongs to your tenant; another tenant's id
 answers 404, exactly like an id that does not exist.
 
@@ -88,6 +91,10 @@ TAGS = [
     {"name": "auth", "description": "Log in with email and password for a JWT, refresh it, see who you are."},
     {"name": "api-tokens", "description": "Long-lived bearer tokens for scripts and integrations."},
     {"name": "users", "description": "The people of a tenant and their roles."},
+    {
+        "name": "publishable-keys",
+        "description": "Public keys for web pages (the chat widget, the hosted chat page): chat with one bot only.",
+    },
     {
         "name": "bot-profiles",
         "description": "Bots: the model, prompt, retrieval settings and provider credentials used to answer.",

@@ -21,6 +21,7 @@ from chat.models import Feedback, MessageRole
 from chat.tests.factories import ChatFactory, MessageFactory
 from minirag.tenancy import tenant_context
 from sources.tests.factories import SourceFactory
+from tenants.publishable_keys import publishable_key_create
 from tenants.services import api_token_create
 from tenants.tests.factories import UserFactory
 from tenants.webhooks.models import WebhookDelivery
@@ -57,6 +58,17 @@ def world(tenant_a, settings) -> World:
 def _tokens(world, n):
     for index in range(n):
         api_token_create(user=UserFactory(tenant=world.handle.tenant), name=f"token {index}")
+
+
+def _publishable_keys(world, n):
+    for index in range(n):
+        publishable_key_create(
+            tenant=world.handle.tenant,
+            created_by=UserFactory(tenant=world.handle.tenant),
+            bot_profile_id=world.bot.id,
+            name=f"key {index}",
+            allowed_origins=["https://shop.example"],
+        )
 
 
 def _users(world, n):
@@ -132,6 +144,7 @@ def _rows(response) -> int:
 CASES = {
     "api-tokens": ("/v1/api-tokens", _tokens),
     "users": ("/v1/users", _users),
+    "publishable-keys": ("/v1/publishable-keys", _publishable_keys),
     "bot-profiles": ("/v1/bot-profiles", _bots),
     "sources": ("/v1/sources", _sources),
     "sources-with-children": ("/v1/sources?include_children=true", _sources),
