@@ -38,6 +38,7 @@ class ChatAdmin(TenantScopedAdmin):
     list_display = [
         "title",
         "bot_profile_id",
+        "via_key",
         "message_count",
         "total_prompt_tokens",
         "total_completion_tokens",
@@ -49,6 +50,11 @@ class ChatAdmin(TenantScopedAdmin):
 
     def get_readonly_fields(self, request, obj=None):
         return [field.name for field in Chat._meta.fields]
+
+    @admin.display(boolean=True, description="via key", ordering="publishable_key_id")
+    def via_key(self, chat) -> bool:
+        """Started by a publishable key (a visitor of a web page), not by a user of the tenant."""
+        return chat.publishable_key_id is not None
 
 
 @admin.register(Message)

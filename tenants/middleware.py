@@ -13,6 +13,7 @@ from minirag.api.origins import origin_allowed, request_origin
 from minirag.api.permissions import key_access_methods
 from minirag.errors import AuthenticationError
 from tenants.credentials import resolve_bearer
+from tenants.models import PUBLISHABLE_KEY_PREFIX
 
 logger = logging.getLogger("minirag.api")
 
@@ -66,6 +67,8 @@ class PublishableKeyCorsMiddleware:
     - A response to a request made with a publishable key, to such a view, from an origin the key allows, carries
       `Access-Control-Allow-Origin: <origin>`, `Vary: Origin` and the headers a page may read. Nothing else
       gets CORS headers from here, and never `Access-Control-Allow-Credentials` (keys are bearer tokens).
+    - A `pk_…` credential that does not resolve (revoked, paused, unknown: 401) on such a view gets the `Origin`
+      echoed too, so the widget can tell its visitor the key no longer works; the body says only that.
     Sits before corsheaders' middleware (which would answer every preflight itself) and outside the tenant
     middleware (it reads the credential that one resolved).
     """
@@ -84,15 +87,23 @@ class PublishableKeyCorsMiddleware:
             if methods and origin is not None:
                 return self._preflight(origin, methods)
         response = self.get_response(request)
-        context = getattr(request, "auth_context", None)
-        key = getattr(context, "publishable_key", None)
-        if key is not None and request.method in _key_view_methods(request.path_info):
-            origin = origin_allowed(request, key.allowed_origins)
-            if origin is not None:
-                response["Access-Control-Allow-Origin"] = origin
-                response["Access-Control-Expose-Headers"] = self.EXPOSE_HEADERS
-                patch_vary_headers(response, ("Origin",))
+        origin = self._allowed_origin(request)
+        if origin is not None:
+            response["Access-Control-Allow-Origin"] = origin
+            response["Access-Control-Expose-Headers"] = self.EXPOSE_HEADERS
+            patch_vary_headers(response, ("Origin",))
         return response
+
+    def _allowed_origin(self, request) -> str | None:
+        key = getattr(getattr(request, "auth_context", None), "publishable_key", None)
+        refused_key = getattr(request, "auth_error", None) and _bearer(request).startswith(PUBLISHABLE_KEY_PREFIX)
+        if key is None and not refused_key:
+            return None
+        if request.method not in _key_view_methods(request.path_info):
+            return None
+        if key is None:
+            return request_origin(request)
+        return origin_allowed(request, key.allowed_origins)
 
     def _preflight(self, origin: str, methods: list[str]) -> HttpResponse:
         response = HttpResponse(status=204)
@@ -102,6 +113,11 @@ class PublishableKeyCorsMiddleware:
         response["Access-Control-Max-Age"] = self.PREFLIGHT_MAX_AGE
         patch_vary_headers(response, ("Origin",))
         return response
+
+
+def _bearer(request) -> str:
+    scheme, _, credential = request.META.get("HTTP_AUTHORIZATION", "").partition(" ")
+    return credential.strip() if scheme.lower() == "bearer" else ""
 
 
 def _key_view_methods(path: str) -> list[str]:

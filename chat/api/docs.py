@@ -10,6 +10,13 @@ BOT_ID = "77c664e1-a549-492b-8f21-040d28ddfcef"
 CHAT_ID = "0fb1bdcf-2cdf-4b6d-8cdf-7ad68082bd8c"
 TENANT_ID = "edc01c67-8001-4e15-87f3-962ae21da73a"
 SOURCE_ID = "68b491bc-9e21-49c0-b328-392dd767a220"
+# The chat routes a publishable key (pk_…, for web pages) may call, always for its own bot and conversations.
+_KEY_ASKS = (
+    " Also a publishable key (`pk_…`), from one of its allowed origins: it asks its own bot (`bot_profile_id` "
+    "may then be left out; another bot answers 403) and continues only the conversations it started."
+)
+_KEY_READS = " Also a publishable key (`pk_…`), for the conversations it started (any other answers 404)."
+
 QUESTION = {
     "id": "99270fbf-cbbf-4da1-8983-b4b16ed66ca7",
     "chat_id": CHAT_ID,
@@ -129,15 +136,16 @@ chat_docs = extend_schema_view(
             "by quoting its knowledge, without an LLM.\n\n"
             f"`message` is 1–{settings.CHAT_MESSAGE_MAX_CHARS} characters. Your message is stored before the "
             "model is called and stays stored if the model fails.",
-            who=ANY_MEMBER,
+            who=ANY_MEMBER + _KEY_ASKS,
             notes=[_SSE],
             answers=[
                 (200, "the answer, as JSON or as an event stream"),
                 (404, "the bot is unknown or deactivated, or `chat_id` is not a conversation with this bot"),
                 (
                     429,
-                    "a rate limit (per tenant or per bot) or your plan's `tokens_per_month` or "
-                    "`chat_requests_per_day` quota is reached; `Retry-After` says when to try again",
+                    "a rate limit (per tenant, per bot, or per publishable key and visitor) or your plan's "
+                    "`tokens_per_month` or `chat_requests_per_day` quota is reached; `Retry-After` says when to try "
+                    "again",
                 ),
                 (
                     502,
@@ -195,7 +203,7 @@ chat_detail_docs = extend_schema_view(
             "One conversation: its bot, its title (the first 100 characters of the first question; for LLM bots "
             "replaced by a generated title after the first exchange), how many messages it has and the tokens "
             "it used.",
-            who=ANY_MEMBER,
+            who=ANY_MEMBER + _KEY_READS,
             answers=[(404, "no such conversation in your tenant")],
         ),
         examples=[OpenApiExample("Conversation", value=CHAT, response_only=True)],
@@ -208,7 +216,7 @@ chat_messages_docs = extend_schema_view(
         description=operation_description(
             "The conversation's questions and answers, oldest first. An answer cut short (the client left, or "
             "the model failed midway) has `is_complete: false`. " + LIST_PAGING,
-            who=ANY_MEMBER,
+            who=ANY_MEMBER + _KEY_READS,
             answers=[(404, "no such conversation in your tenant")],
         ),
         examples=[OpenApiExample("Answer", value=ANSWER, response_only=True)],
@@ -221,7 +229,7 @@ message_feedback_docs = extend_schema_view(
         description=operation_description(
             "Marks an answer `positive` or `negative`; `null` removes the rating. Ratings feed "
             "`GET /v1/stats/feedback`.",
-            who=ANY_MEMBER,
+            who=ANY_MEMBER + _KEY_READS,
             answers=[
                 (404, "no such conversation, or no such message in it"),
                 (422, "the message is a question, not an answer, or the value is not `positive`, `negative` or null"),

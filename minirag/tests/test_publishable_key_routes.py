@@ -218,6 +218,9 @@ def test_a_revoked_or_unknown_key_is_401(tenant_a, shop):
     for raw in (issued.raw_key, "pk_not-a-real-key"):
         response = _ask(_client(raw))
         assert response.status_code == 401 and response.json() == {"detail": "Invalid or revoked publishable key"}
+        # The widget may read that (only that) on the chat routes; elsewhere no CORS header
+        assert response["Access-Control-Allow-Origin"] == SITE
+        assert "Access-Control-Allow-Origin" not in _client(raw).get("/v1/sources")
 
 
 def test_preflight_answers_the_chat_routes_only(tenant_a, shop):

@@ -230,3 +230,20 @@ def test_the_console_lists_keys_without_any_secret(tenant_a, bot):
     for html in (listing.content.decode(), page.content.decode()):
         assert key.key_prefix in html
         assert raw not in html and key.key_hash not in html
+
+
+def test_the_console_tells_key_chats_apart(tenant_a, bot):
+    from tenants.models import User
+
+    raw = _create(tenant_a.client(), bot).json()["key"]
+    assert _chat(raw).status_code == 200
+    tenant_a.client().post("/v1/chat", {"bot_profile_id": str(bot.id), "message": "From the team"}, format="json")
+    operator = User.objects.create_superuser(email="ops@example.com", password="correct-horse-battery-staple")
+    browser = Client()
+    browser.force_login(operator, backend="tenants.backends.OperatorBackend")
+
+    html = browser.get(f"/admin/chat/chat/?tenant={tenant_a.tenant.slug}").content.decode()
+
+    assert "column-via_key" in html and "Via key" in html
+    rows = {title: row for row in html.split("<tr")[1:] for title in ("Hello?", "From the team") if title in row}
+    assert 'alt="True"' in rows["Hello?"] and 'alt="False"' in rows["From the team"]
