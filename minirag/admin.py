@@ -2,7 +2,8 @@
 
 - `TenantScopedAdmin`: the base of every ModelAdmin for tenant-schema models. It shows one tenant at a time: the
   tenant is picked with `?tenant=<slug>` (links on the list page), remembered in the session, and every view runs
-  — including template rendering, which Django does lazily — inside that tenant's schema.
+  — including template rendering, which Django does lazily — inside that tenant's schema; an object's page can
+  add context read there (`change_context`).
 - The tenants list's per-tenant numbers: each app registers a `TenantStat` (an SQL expression over its own tables)
   from its admin module; `tenant_stats()` computes every registered stat for a page of tenants in ONE `UNION ALL`
   query (each branch reads one schema's tables by qualified name), however many tenants and columns it shows.
@@ -49,7 +50,7 @@ class TenantScopedAdmin(admin.ModelAdmin):
         tenant = tenants_all().filter(pk=tenant_id).first() if tenant_id else None
         return tenant or tenants_all().first()
 
-    def _in_tenant(self, request, view, *args, extra_context=None, **kwargs):
+    def _in_tenant(self, request, view, *args, extra_context=None, context_in_tenant=None, **kwargs):
         tenant = self._current_tenant(request)
         if tenant is None:
             return HttpResponse("No tenants yet.", content_type="text/plain")
@@ -59,6 +60,8 @@ class TenantScopedAdmin(admin.ModelAdmin):
             "admin_tenants": list(tenants_all()[:MAX_TENANT_LINKS]),
         }
         with tenant_context(tenant):
+            if context_in_tenant is not None:
+                context.update(context_in_tenant())
             response = view(request, *args, extra_context=context, **kwargs)
             if hasattr(response, "render") and not getattr(response, "is_rendered", True):
                 response.render()
@@ -68,7 +71,18 @@ class TenantScopedAdmin(admin.ModelAdmin):
         return self._in_tenant(request, super().changelist_view, extra_context=extra_context)
 
     def change_view(self, request, object_id, form_url="", extra_context=None):
-        return self._in_tenant(request, super().change_view, object_id, form_url, extra_context=extra_context)
+        return self._in_tenant(
+            request,
+            super().change_view,
+            object_id,
+            form_url,
+            extra_context=extra_context,
+            context_in_tenant=lambda: self.change_context(request, object_id),
+        )
+
+    def change_context(self, request, object_id) -> dict:
+        """Extra context for an object's page, computed in the tenant's schema (e.g. its related rows, paged)."""
+        return {}
 
     def history_view(self, request, object_id, extra_context=None):
         return self._in_tenant(request, super().history_view, object_id, extra_context=extra_context)
