@@ -9,6 +9,8 @@ class TenantsConfig(AppConfig):
     def ready(self):
         from django.core import checks
 
+        from minirag.api.origins import check_public_base_url
         from minirag.api.throttling import check_rate_settings
 
         checks.register(check_rate_settings)
+        checks.register(check_public_base_url)

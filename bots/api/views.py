@@ -8,7 +8,7 @@ from bots.api import docs
 from bots.api import serializers as s
 from minirag.api.base import TenantViewSet
 from minirag.api.lookups import UUID_LOOKUP
-from minirag.api.origins import own_origin
+from minirag.api.origins import public_base_url
 from minirag.api.pagination import BoundedListPagination
 from minirag.api.permissions import ManagerForWrites
 from tenants import publishable_keys
@@ -94,7 +94,7 @@ class PublishableKeyViewSet(TenantViewSet):
         issued = publishable_keys.publishable_key_create(
             tenant=request.auth.tenant, created_by=request.auth.user, **body.validated_data
         )
-        share_url = f"{own_origin(request)}/c/{issued.key.id}#{issued.raw_key}"
+        share_url = f"{public_base_url(request)}/c/{issued.key.id}#{issued.raw_key}"
         data = s.PublishableKeyReadSerializer(issued.key).data | {"key": issued.raw_key, "share_url": share_url}
         return Response(data, status=status.HTTP_201_CREATED)
 

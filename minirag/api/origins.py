@@ -12,6 +12,7 @@ import ipaddress
 from urllib.parse import urlsplit
 
 from django.conf import settings
+from django.core.checks import Error
 from django.core.exceptions import DisallowedHost
 
 MAX_ORIGIN_CHARS = 255
@@ -75,8 +76,19 @@ def own_origin(request) -> str:
     """MiniRAG's own origin (where the hosted chat page lives): PUBLIC_BASE_URL's, else the request's own."""
     base = settings.PUBLIC_BASE_URL
     if base:
-        return normalise_origin(base.rstrip("/"))
+        return _base_origin(base)  # checked at start-up (check_public_base_url)
     return f"{request.scheme}://{request.get_host()}".lower()
+
+
+def public_base_url(request) -> str:
+    """Where MiniRAG's pages are, without a trailing "/": PUBLIC_BASE_URL (it may have a path), else the
+    request's own scheme://host."""
+    return settings.PUBLIC_BASE_URL.rstrip("/") or own_origin(request)
+
+
+def _base_origin(base: str) -> str:
+    parts = urlsplit(base)
+    return normalise_origin(f"{parts.scheme}://{parts.netloc}")
 
 
 def request_origin(request) -> str | None:
@@ -103,3 +115,18 @@ def origin_allowed(request, allowed_origins) -> str | None:
     except (InvalidOrigin, DisallowedHost):  # a misconfigured PUBLIC_BASE_URL, or a host Django refuses
         return None
     return None
+
+
+def check_public_base_url(app_configs=None, **kwargs) -> list:
+    """System check: PUBLIC_BASE_URL is empty or an http(s) URL without query or fragment (share links and the
+    own-origin check use it)."""
+    base = settings.PUBLIC_BASE_URL
+    if not base:
+        return []
+    try:
+        _base_origin(base)
+    except (InvalidOrigin, ValueError) as error:
+        return [Error(f"PUBLIC_BASE_URL: {error}", id="minirag.E110")]
+    if urlsplit(base).query or urlsplit(base).fragment:
+        return [Error("PUBLIC_BASE_URL: no query or fragment, e.g. https://minirag.example.com", id="minirag.E110")]
+    return []

@@ -9,6 +9,7 @@ import pytest
 from django.test import Client
 
 from chat.tests.conftest import make_extractive_bot
+from minirag.api.origins import check_public_base_url, normalise_origin
 from tenants.models import PublishableKey, Role
 from tenants.tests.factories import UserFactory
 
@@ -247,3 +248,28 @@ def test_the_console_tells_key_chats_apart(tenant_a, bot):
     assert "column-via_key" in html and "Via key" in html
     rows = {title: row for row in html.split("<tr")[1:] for title in ("Hello?", "From the team") if title in row}
     assert 'alt="True"' in rows["Hello?"] and 'alt="False"' in rows["From the team"]
+
+
+@pytest.mark.parametrize(
+    ("given", "stored"),
+    [
+        ("https://Shop.Example", "https://shop.example"),
+        ("https://shop.example:443/", "https://shop.example"),
+        ("http://shop.example:80", "http://shop.example"),
+        ("http://localhost:8080", "http://localhost:8080"),
+        ("http://[::1]:3000", "http://[::1]:3000"),
+        ("https://bücher.example", "https://xn--bcher-kva.example"),
+    ],
+)
+def test_origins_are_stored_as_browsers_send_them(given, stored):
+    assert normalise_origin(given) == stored
+
+
+def test_a_public_base_url_with_a_path_keeps_it_in_share_links(tenant_a, bot, settings):
+    settings.PUBLIC_BASE_URL = "https://example.com/minirag"
+    body = _create(tenant_a.client(), bot).json()
+    assert body["share_url"] == f"https://example.com/minirag/c/{body['id']}#{body['key']}"
+    assert _chat(body["key"], origin="https://example.com").status_code == 200  # its origin is MiniRAG's own
+    assert check_public_base_url() == []
+    settings.PUBLIC_BASE_URL = "minirag.example.com"
+    assert [error.id for error in check_public_base_url()] == ["minirag.E110"]
