@@ -1,6 +1,6 @@
 from django.urls import path
 
-from chat.api import stats, views
+from chat.api import openai_views, stats, views
 
 urlpatterns = [
     path("chat", views.ChatView.as_view(), name="chat"),
@@ -13,6 +13,10 @@ urlpatterns = [
         views.MessageFeedbackView.as_view(),
         name="chat-message-feedback",
     ),
+    # The OpenAI-compatible API (base URL /v1/openai for OpenAI clients)
+    path("openai/models", openai_views.ModelsView.as_view(), name="openai-models"),
+    path("openai/models/<path:model>", openai_views.ModelDetailView.as_view(), name="openai-model"),
+    path("openai/chat/completions", openai_views.ChatCompletionsView.as_view(), name="openai-chat-completions"),
     # /v1/stats that combine several apps' numbers (usage's own are in usage/api/urls.py)
     path("stats/overview", stats.OverviewView.as_view(), name="stats-overview"),
     path("stats/usage/by-bot", stats.UsageByBotView.as_view(), name="stats-usage-by-bot"),

@@ -1,4 +1,8 @@
-"""One exception handler for the whole API: the reference's `{"detail": ...}` shape, 422 for validation."""
+"""One exception handler for the whole API: the reference's `{"detail": ...}` shape, 422 for validation.
+
+A view that speaks another API's dialect (the OpenAI-compatible endpoints) may reshape its errors: it defines
+`error_format(response, exc) -> Response`, called with the answer decided here (status, detail, headers).
+"""
 
 import logging
 
@@ -59,6 +63,14 @@ def validation_errors_to_list(detail, location=("body",)) -> list[dict]:
 
 
 def exception_handler(exc, context):
+    response = _handle(exc, context)
+    error_format = getattr(context.get("view"), "error_format", None)
+    if response is not None and error_format is not None:
+        response = error_format(response, exc)
+    return response
+
+
+def _handle(exc, context):
     if isinstance(exc, DomainError):
         return Response({"detail": exc.detail}, status=exc.status_code, headers=exc.headers or None)
     if isinstance(exc, drf_exceptions.ValidationError):
