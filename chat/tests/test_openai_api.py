@@ -5,7 +5,9 @@ import json
 import uuid
 
 import pytest
+from django.db import connection
 from django.test import override_settings
+from django.test.utils import CaptureQueriesContext
 from rest_framework.test import APIClient
 
 from bots.services import bot_update
@@ -218,6 +220,50 @@ def test_a_failure_mid_stream_is_an_error_chunk_then_done(tenant_a, llm_bot, fak
     error = chunks[-2]["error"]
     assert error == {"message": "LLM provider error", "type": "api_error", "param": None, "code": "stream_error"}
     assert [chunk["choices"][0]["delta"].get("content") for chunk in chunks[1:-2]] == ["one ", "two "]
+
+
+def test_keep_alive_comments_while_the_model_is_slow(tenant_a, llm_bot, fake_llm, settings):
+    settings.CHAT_STREAM_KEEPALIVE_SECONDS = 0.05
+    fake_llm.delay = 0.4
+
+    raw = b"".join(_ask(tenant_a.client(), llm_bot.id, stream=True).streaming_content)
+
+    role_end = raw.index(b"\n\n") + 2
+    assert raw[role_end:].startswith(b": keep-alive\n\n: keep-alive\n\n")
+    assert raw.endswith(b"data: [DONE]\n\n")
+
+
+def test_a_client_that_leaves_mid_stream_leaves_the_partial_answer_stored(tenant_a, llm_bot, fake_llm):
+    fake_llm.reply = " ".join(f"word{i}" for i in range(200))
+    fake_llm.chunk_delay = 0.01
+    response = _ask(tenant_a.client(), llm_bot.id, "tell me a long story", stream=True)
+    chunks = iter(response.streaming_content)
+    received = [next(chunks) for _ in range(4)]  # the role, then three pieces
+    response._iterator.close()  # what the WSGI server does when the client goes away
+
+    assert b'"content": "word2 "' in received[-1]
+    with tenant_context(tenant_a.tenant):
+        user = Message.objects.get(content="tell me a long story")
+        answer = Message.objects.get(chat=user.chat, role=MessageRole.ASSISTANT)
+    assert not answer.is_complete and answer.content.startswith("word0 word1 word2")
+
+
+def test_listing_models_costs_the_same_queries_for_2_and_12_bots(tenant_a):
+    client = tenant_a.client()
+
+    def queries_listing(bots: int) -> int:
+        with CaptureQueriesContext(connection) as captured:
+            assert len(client.get("/v1/openai/models").json()["data"]) == bots
+        return len(captured.captured_queries)
+
+    for number in range(2):
+        make_extractive_bot(tenant_a.tenant, name=f"Bot {number}")
+    client.get("/v1/openai/models")  # warm: the credential's last-use stamp
+    two = queries_listing(2)
+    for number in range(2, 12):
+        make_extractive_bot(tenant_a.tenant, name=f"Bot {number}")
+
+    assert queries_listing(12) == two <= 4
 
 
 # --- Errors in OpenAI's shape -----------------------------------------------------------------------------------
