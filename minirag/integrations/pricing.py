@@ -9,7 +9,7 @@ os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 # Used for models LiteLLM does not know (the reference's "default" row), USD per 1M tokens.
 DEFAULT_PROMPT_COST_PER_1M = Decimal("1.0")
 DEFAULT_COMPLETION_COST_PER_1M = Decimal("3.0")
-FREE_MODELS = {"extractive", "sparse", "local"}
+FREE_MODELS = {"extractive", "sparse", "local", "search"}  # "search": the usage row of a knowledge search
 
 
 @lru_cache(maxsize=1)

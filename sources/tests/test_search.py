@@ -164,6 +164,9 @@ def test_each_search_is_a_usage_event_of_the_bot(tenant_a, knowledge):
     assert len(events) == 2
     assert {event.bot_profile_id for event in events} == {bot.id}
     assert all(event.total_tokens == 0 and event.cost_usd == 0 for event in events)
+    by_model = {row["model"]: row for row in client.get("/v1/stats/usage/by-model").json()}
+    assert by_model["search"]["request_count"] == 2
+    assert by_model["search"]["prompt_cost_per_1m"] == by_model["search"]["cost_usd"] == 0  # priced as free
 
 
 def test_a_hybrid_bot_also_records_the_query_embedding(tenant_a, fake_openai, settings, run_on_commit):
