@@ -392,6 +392,15 @@ RETRIEVAL_TOP_K = env.int("RETRIEVAL_TOP_K", default=5)
 # A bot's reranker (BotProfile.rerank_model) gets one attempt this long; past it, the fused order stands.
 RERANK_TIMEOUT_SECONDS = env.float("RERANK_TIMEOUT_SECONDS", default=10.0)
 MAX_BATCH_CHILDREN = env.int("MAX_BATCH_CHILDREN", default=500)
+# Site crawls (a URL source with `config.crawl`; sources/crawl.py): at most CRAWL_MAX_PAGES pages (a source may
+# ask fewer), CRAWL_MAX_DEPTH link hops, CRAWL_MAX_TOTAL_BYTES downloaded and CRAWL_TIME_LIMIT_SECONDS per crawl;
+# CRAWL_DELAY_SECONDS between two requests to one host (a robots.txt Crawl-delay or the source's own
+# `delay_seconds` may only slow it down; below 0.2 s the code uses 0.2 s whatever this says).
+CRAWL_MAX_PAGES = env.int("CRAWL_MAX_PAGES", default=1000)
+CRAWL_MAX_DEPTH = env.int("CRAWL_MAX_DEPTH", default=10)
+CRAWL_MAX_TOTAL_BYTES = env.int("CRAWL_MAX_TOTAL_BYTES", default=200 * 1024 * 1024)
+CRAWL_DELAY_SECONDS = env.float("CRAWL_DELAY_SECONDS", default=1.0)
+CRAWL_TIME_LIMIT_SECONDS = env.int("CRAWL_TIME_LIMIT_SECONDS", default=1800)
 
 # --- Chat (chat/) ------------------------------------------------------------------------------------
 CHAT_MESSAGE_MAX_CHARS = env.int("CHAT_MESSAGE_MAX_CHARS", default=32000)

@@ -23,6 +23,7 @@ class SourceStatus(models.TextChoices):
 
 class IngestStage(models.TextChoices):
     QUEUED = "queued", "Queued"
+    CRAWLING = "crawling", "Crawling"  # a crawl parent fetching its site (sources/crawl.py)
     EXTRACTING = "extracting", "Extracting"
     CHUNKING = "chunking", "Chunking"
     EMBEDDING = "embedding", "Embedding"
@@ -69,6 +70,7 @@ class Source(models.Model):
     refresh_schedule = models.CharField(max_length=20, choices=RefreshSchedule.choices, null=True, blank=True)  # noqa: DJ001 - nullable in the API
     last_refreshed_at = models.DateTimeField(null=True, blank=True)
     # SHA-256 of an upload's stored file: a re-upload of the same bytes under the same external_id changes nothing.
+    # For a crawled page (a crawl's child): of the body last fetched; a re-crawl that gets the same bytes skips it.
     file_sha256 = models.CharField(max_length=64, blank=True, default="")
     # SHA-256 of the last indexed extracted text; an unchanged re-extraction skips chunking and embedding.
     content_hash = models.CharField(max_length=64, blank=True, default="")
@@ -86,6 +88,8 @@ class Source(models.Model):
     heartbeat_at = models.DateTimeField(null=True, blank=True)
     # Vectors still to be removed from Qdrant after a delete/deactivation whose immediate purge failed.
     purge_pending = models.BooleanField(default=False)
+    # A crawl parent's last crawl: what it fetched, skipped and retired, and why it stopped (sources/crawl.py).
+    crawl_report = models.JSONField(null=True, blank=True)
     created_at = models.DateTimeField(default=timezone.now, editable=False)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -111,6 +115,15 @@ class Source(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+    @property
+    def is_crawl(self) -> bool:
+        """A top-level URL source with `config.crawl`: ingesting it crawls its site into one child per page."""
+        return (
+            self.source_type == SourceType.URL
+            and self.parent_id is None
+            and isinstance((self.config or {}).get("crawl"), dict)
+        )
 
 
 class Document(models.Model):

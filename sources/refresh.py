@@ -5,8 +5,10 @@ Celery beat runs `sources.refresh.refresh_due_sources` (sources.tasks) every REF
 schema and starts an ingestion (`sources.services.source_ingest(trigger="schedule")`) for each due source.
 
 Due = active, schedule hourly/daily/weekly, not processing, `last_refreshed_at` null or older than the
-schedule's interval, and not backing off. A refresh re-extracts; the pipeline skips chunking and embedding
-when the content hash is unchanged and then only moves `last_refreshed_at`.
+schedule's interval, and not backing off. A crawl source (`config.crawl`) is refreshed itself — a re-crawl
+(sources.crawl), which re-ingests only the pages whose bytes changed — and its pages never on their own.
+A refresh re-extracts; the pipeline skips chunking and embedding when the content hash is unchanged and then
+only moves `last_refreshed_at`.
 
 Back-off: a refresh that fails does not move `last_refreshed_at`, so without care it would be retried on
 every tick. Every `source.failed` event records a failure in `RefreshState` and pushes the next scheduled
@@ -55,13 +57,16 @@ def due_sources(*, now: datetime | None = None):
         scheduled = Q(refresh_schedule=schedule) | (unscheduled & Q(parent__refresh_schedule=schedule))
         overdue |= scheduled & (Q(last_refreshed_at__isnull=True) | Q(last_refreshed_at__lte=now - interval))
     backing_off = RefreshState.objects.filter(source_id=OuterRef("pk"), next_attempt_at__gt=now)
-    # A parent with active children has no content of its own: its children are refreshed instead.
+    # A parent with active children has no content of its own: its children are refreshed instead; a crawl
+    # parent is refreshed by crawling again, which takes care of its children.
     has_children = Source.objects.filter(parent=OuterRef("pk"), is_active=True)
+    crawl = Q(config__has_key="crawl", parent__isnull=True)
     return (
         Source.objects.filter(overdue, is_active=True)
         .exclude(status=SourceStatus.PROCESSING)
         .exclude(Exists(backing_off))
-        .exclude(Exists(has_children))
+        .exclude(Exists(has_children) & ~crawl)
+        .exclude(parent__config__has_key="crawl")
         .order_by(F("last_refreshed_at").asc(nulls_first=True), "created_at")
     )
 

@@ -12,7 +12,7 @@ from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from minirag.errors import NotFound
-from sources.models import Source, SourceStatus, SourceType
+from sources.models import IngestStage, Source, SourceStatus, SourceType
 
 
 def with_child_aggregates(queryset: QuerySet[Source]) -> QuerySet[Source]:
@@ -58,13 +58,19 @@ def source_children(*, parent: Source) -> QuerySet[Source]:
 
 
 def aggregated_view(source: Source) -> dict:
-    """status / chunk_count / children_count / progress as the API shows them (children aggregated)."""
+    """status / chunk_count / children_count / progress as the API shows them (children aggregated).
+
+    A crawl parent shows its own status, stage and progress while its crawl is queued or running, and when
+    its last crawl failed (its children keep their knowledge; `crawl_report` and `error_message` say why)."""
     children = getattr(source, "active_children", 0) or 0
-    if not children:
+    own_run = source.stage in (IngestStage.QUEUED, IngestStage.CRAWLING) or (
+        source.is_crawl and source.status == SourceStatus.ERROR
+    )
+    if not children or own_run:
         return {
             "status": source.status,
-            "chunk_count": source.chunk_count,
-            "children_count": 0,
+            "chunk_count": source.children_chunks if children else source.chunk_count,
+            "children_count": children,
             "stage": source.stage,
             "progress": source.progress,
         }

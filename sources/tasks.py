@@ -12,7 +12,7 @@ from django.conf import settings
 
 from minirag.celery import app
 from minirag.tenancy import enqueue_on_commit, for_each_tenant
-from sources import refresh, services
+from sources import crawl, refresh, services
 from sources.index import KnowledgeIndexError
 
 logger = logging.getLogger("minirag.sources.tasks")
@@ -30,6 +30,20 @@ logger = logging.getLogger("minirag.sources.tasks")
 )
 def ingest_source(source_id: str, token: str | None = None, trigger: str = "manual") -> str:
     return services.source_run_ingestion(source_id=source_id, token=token, trigger=trigger).status
+
+
+@app.task(
+    name="sources.tasks.crawl_source",
+    acks_late=True,
+    reject_on_worker_lost=False,  # as ingest_source: a crawl that kills workers must not loop
+    # The crawl stops itself at CRAWL_TIME_LIMIT_SECONDS and keeps what it found; these are the backstops.
+    soft_time_limit=settings.CRAWL_TIME_LIMIT_SECONDS + 300,
+    time_limit=settings.CRAWL_TIME_LIMIT_SECONDS + 400,
+    ignore_result=True,
+)
+def crawl_source(source_id: str, token: str | None = None, trigger: str = "manual") -> str:
+    """Crawl a crawl source's site into its children (sources.crawl; queued by services.source_ingest)."""
+    return crawl.run_crawl(source_id=source_id, token=token, trigger=trigger)
 
 
 @app.task(

@@ -4,6 +4,7 @@ from django.conf import settings
 from drf_spectacular.utils import OpenApiExample, extend_schema, extend_schema_view
 
 from minirag.api.docs import ANY_MEMBER, LIST_PAGING, NOT_FOUND, operation_description
+from sources.api.docs_crawl import CRAWL_CONFIG, CRAWL_NOTE, CRAWL_REPORT, CRAWL_REQUEST
 from sources.pipeline.extract import UPLOAD_KINDS
 
 BOT_ID = "77c664e1-a549-492b-8f21-040d28ddfcef"
@@ -28,6 +29,7 @@ SOURCE = {
     "refresh_schedule": None,
     "last_refreshed_at": "2026-03-02T10:44:54.137615Z",
     "children_count": 0,
+    "crawl_report": None,
     "created_at": "2026-03-02T10:44:53.920797Z",
     "updated_at": "2026-03-02T10:44:54.137694Z",
 }
@@ -48,6 +50,18 @@ URL_SOURCE = {
     "source_type": "url",
     "config": {"url": "https://example.com/docs"},
     "refresh_schedule": "daily",
+}
+CRAWLED_SITE = {
+    **SOURCE,
+    "id": "5b0e2f63-3c1d-4e8a-9f27-81d6c4a0b9e2",
+    "name": "Help centre",
+    "source_type": "url",
+    "config": CRAWL_CONFIG,
+    "chunk_count": 210,
+    "document_count": 0,
+    "refresh_schedule": "weekly",
+    "children_count": 48,
+    "crawl_report": CRAWL_REPORT,
 }
 UPLOADED = {
     **NEW_SOURCE,
@@ -123,10 +137,10 @@ source_docs = extend_schema_view(
             "Adds knowledge to a bot: `source_type` `text` with the text in `content`, or `url` with the page in "
             "`config.url`. The source starts `pending` and is not ingested yet: call "
             "`POST /v1/sources/{id}/ingest`. Files go through `POST /v1/sources/upload`, several pages at once "
-            "through `POST /v1/sources/batch`. With `parent_id` the source becomes a child of a top-level source "
-            "of the same bot (one level only).",
+            "through `POST /v1/sources/batch`, a whole site with `config.crawl` (below). With `parent_id` the "
+            "source becomes a child of a top-level source of the same bot (one level only).",
             who=ANY_MEMBER,
-            notes=[_EXTERNAL_ID, _URLS, _REFRESH],
+            notes=[_EXTERNAL_ID, _URLS, _REFRESH, CRAWL_NOTE],
             answers=[
                 (200, "an active source of the bot already had this `external_id`: it was updated"),
                 (201, "created, `pending`"),
@@ -135,7 +149,8 @@ source_docs = extend_schema_view(
                 (
                     422,
                     "the bot is not your tenant's, a text source without content, a URL source without a usable "
-                    "URL, a parent of another bot or a parent that is itself a child",
+                    "URL, an invalid `config.crawl` (or one on a child source), a parent of another bot or a "
+                    "parent that is itself a child",
                 ),
             ],
         ),
@@ -162,6 +177,11 @@ source_docs = extend_schema_view(
                 request_only=True,
             ),
             OpenApiExample(
+                "A whole site, crawled weekly",
+                value={"bot_profile_id": BOT_ID, **CRAWL_REQUEST},
+                request_only=True,
+            ),
+            OpenApiExample(
                 "Upsert by your own key",
                 value={
                     "bot_profile_id": BOT_ID,
@@ -184,7 +204,10 @@ source_docs = extend_schema_view(
             notes=[_LIFECYCLE],
             answers=[(404, NOT_FOUND)],
         ),
-        examples=[OpenApiExample("Ready", value=SOURCE, response_only=True)],
+        examples=[
+            OpenApiExample("Ready", value=SOURCE, response_only=True),
+            OpenApiExample("A crawled site", value=CRAWLED_SITE, response_only=True),
+        ],
     ),
     partial_update=extend_schema(
         summary="Change a source",
@@ -237,7 +260,10 @@ source_docs = extend_schema_view(
             "Queues the source for ingestion in the background and answers at once with 202: its text is "
             "extracted (a URL is fetched), cut into chunks and indexed. Follow it with `GET /v1/sources/{id}`. "
             "For a parent, its children are queued instead. Unchanged content is detected and skipped. When "
-            "ingestion ends, `source.ingested` or `source.failed` webhooks fire.",
+            "ingestion ends, `source.ingested` or `source.failed` webhooks fire. A URL source with `config.crawl` "
+            "crawls its site (again): new and changed pages become children and are ingested, unchanged pages "
+            "are left alone, pages that are gone are retired; follow `stage: crawling` and `progress`, then "
+            "read `crawl_report`.",
             who=ANY_MEMBER,
             answers=[
                 (202, "queued"),

@@ -102,6 +102,13 @@ class SourceReadSerializer(serializers.ModelSerializer):
     children_count = serializers.SerializerMethodField()
     stage = serializers.SerializerMethodField()
     progress = serializers.SerializerMethodField()
+    crawl_report = serializers.JSONField(
+        read_only=True,
+        allow_null=True,
+        help_text="A crawl source's last crawl (null for other sources): pages kept (new, changed, unchanged), "
+        "retired and their URLs, pages fetched, requests, bytes, skipped URLs by reason, errors, sitemaps read, and "
+        "`stopped` (the limit that ended it, or null when it reached every page in scope).",
+    )
 
     class Meta:
         model = Source
@@ -125,6 +132,7 @@ class SourceReadSerializer(serializers.ModelSerializer):
             "refresh_schedule",
             "last_refreshed_at",
             "children_count",
+            "crawl_report",
             "created_at",
             "updated_at",
         ]

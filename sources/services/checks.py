@@ -13,6 +13,7 @@ from bots.models import BotProfile
 from minirag.errors import Conflict, InvalidInput, NotFound
 from minirag.netguard import UnsafeURLError, resolve_and_check, validate_url_syntax
 from sources.models import EXTERNAL_ID_CONSTRAINT, Source, SourceType
+from sources.pipeline.crawl_site import CrawlOptionsError, parse_crawl_options
 from sources.pipeline.extract import UPLOAD_KINDS
 
 EXTERNAL_ID_MAX_LENGTH = 512
@@ -60,12 +61,30 @@ def check_source_url(url: Any, *, loc: Sequence[str | int] = ("config", "url")) 
     return url
 
 
+def check_crawl_options(raw: Any, *, loc: Sequence[str | int], allowed: bool = True) -> dict:
+    """`config.crawl` of a URL source, normalised (defaults filled in); a sitemap URL goes through the SSRF
+    guard like `config.url`. Only a top-level source can crawl: its pages become its children."""
+    if not allowed:
+        raise field_error(loc, "Only a top-level URL source can crawl (its pages become its children)")
+    try:
+        options = parse_crawl_options(raw)
+    except CrawlOptionsError as error:
+        raise field_error((*loc, error.key) if error.key else loc, str(error)) from None
+    if isinstance(options.sitemap, str):
+        check_source_url(options.sitemap, loc=(*loc, "sitemap"))
+    return options.as_config()
+
+
 def validate_payload(
-    source_type: str, config: dict, content: str | None, *, loc: Sequence[str | int] = ()
+    source_type: str, config: dict, content: str | None, *, loc: Sequence[str | int] = (), allow_crawl: bool = True
 ) -> tuple[dict, str | None]:
     config = dict(config or {})
     if source_type == SourceType.URL:
         config["url"] = check_source_url(config.get("url"), loc=(*loc, "config", "url"))
+        if config.get("crawl") in (None, False):
+            config.pop("crawl", None)
+        else:
+            config["crawl"] = check_crawl_options(config["crawl"], loc=(*loc, "config", "crawl"), allowed=allow_crawl)
     elif source_type == SourceType.TEXT:
         if content is None or not content.strip():
             raise field_error((*loc, "content"), "A text source needs non-empty content", "value_error.missing")

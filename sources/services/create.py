@@ -62,7 +62,7 @@ def create_row(
     """The validated insert behind `source_create` and `source_upsert` (the key is already cleaned)."""
     bot = bot_for_write(bot_profile_id)
     parent = parent_for_write(parent_id, bot)
-    config, content = validate_payload(source_type, config or {}, content)
+    config, content = validate_payload(source_type, config or {}, content, allow_crawl=parent is None)
     quota_check(adding={"sources": 1, "chunks": 1})  # 403 over the plan's sources or stored chunks
     return Source.objects.create(
         bot_profile=bot,
@@ -182,7 +182,13 @@ def source_batch_create(
     if len(children) > settings.MAX_BATCH_CHILDREN:
         raise InvalidInput(f"Too many child sources: at most {settings.MAX_BATCH_CHILDREN} per batch")
     validated = [
-        validate_payload(child["source_type"], child.get("config") or {}, child.get("content"), loc=("children", index))
+        validate_payload(
+            child["source_type"],
+            child.get("config") or {},
+            child.get("content"),
+            loc=("children", index),
+            allow_crawl=False,
+        )
         for index, child in enumerate(children)
     ]
     quota_check(adding={"sources": 1 + len(children), "chunks": 1})  # 403 over the plan's sources or chunks

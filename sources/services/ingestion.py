@@ -1,6 +1,9 @@
 """Queueing ingestion — the request side. The run itself is `sources.pipeline.ingest.run_ingestion`, which the
 `ingest_source` task calls in the worker (through `source_run_ingestion`).
 
+A crawl source (a top-level URL source with `config.crawl`) queues a crawl instead (`crawl_source`, run by
+sources.crawl): it fetches the site and keeps one child per page, queueing the ingestion of new and changed ones.
+
 A queued run gets a fresh `ingest_token` (a run still holding an older one is superseded) and stage `queued`;
 the task is sent once the surrounding transaction commits, in the tenant schema current now. If the broker
 refuses it, the source fails with a message saying so (it never stays `queued` with nobody to run it).
@@ -18,7 +21,7 @@ from sources.models import IngestStage, Source, SourceStatus
 from sources.pipeline.ingest import Outcome, run_ingestion
 from sources.pipeline.runs import fail_dead_run, fail_source
 from sources.selectors import dead_runs, has_live_run
-from sources.services.queueing import INGEST_SOURCE, enqueue
+from sources.services.queueing import CRAWL_SOURCE, INGEST_SOURCE, enqueue
 
 BROKER_DOWN = "Could not queue the ingestion (task broker unavailable); try again"
 
@@ -31,14 +34,15 @@ def _queue(source: Source, trigger: str) -> None:
     source.ingest_token, source.stage, source.progress = token, IngestStage.QUEUED, 0
 
     enqueue(
-        INGEST_SOURCE,
+        CRAWL_SOURCE if source.is_crawl else INGEST_SOURCE,
         on_error=lambda: fail_source(source, str(token), BROKER_DOWN),
         source_id=str(source.pk), token=str(token), trigger=trigger,
     )  # fmt: skip
 
 
 def source_ingest(*, source: Source, trigger: str = "manual") -> Source:
-    """Queue ingestion of `source` (or, for a parent with children, of its children).
+    """Queue ingestion of `source` (or, for a parent with children, of its children; for a crawl source, a
+    crawl of its site, which queues its new and changed pages).
 
     Used by the API, the admin, `manage.py ingest` and the refresh scheduler. Raises Conflict when the source
     is inactive or is being processed by a live run (one whose lease lapsed is dead and is superseded).
@@ -48,7 +52,8 @@ def source_ingest(*, source: Source, trigger: str = "manual") -> Source:
         raise Conflict("Source is inactive; reactivate it before ingesting")
     if has_live_run(source):
         raise Conflict("Source is already being processed")
-    if source.parent_id is None and Source.objects.filter(parent=source, is_active=True).exists():
+    has_children = source.parent_id is None and Source.objects.filter(parent=source, is_active=True).exists()
+    if has_children and not source.is_crawl:
         source_ingest_children(parent=source, trigger=trigger)
         return source
     _queue(source, trigger)

@@ -13,6 +13,7 @@ from minirag.celery import app
 from minirag.tenancy import enqueue_on_commit
 
 INGEST_SOURCE = "sources.tasks.ingest_source"
+CRAWL_SOURCE = "sources.tasks.crawl_source"
 PURGE_SOURCE_VECTORS = "sources.tasks.purge_source_vectors"
 
 

@@ -70,9 +70,12 @@ def _apply_update(source: Source, changes: dict[str, Any]) -> tuple[Source, bool
             setattr(source, field, value)
             fields.add(field)
         if "content" in changes or "config" in changes:
-            if source.source_type != SourceType.UPLOAD and source.children.filter(is_active=True).count() == 0:
+            crawls = isinstance(source.config, dict) and "crawl" in source.config  # checked even with children
+            if source.source_type != SourceType.UPLOAD and (
+                crawls or source.children.filter(is_active=True).count() == 0
+            ):
                 source.config, source.content = validate_payload(
-                    source.source_type, source.config or {}, source.content
+                    source.source_type, source.config or {}, source.content, allow_crawl=source.parent_id is None
                 )
             fields |= {"config", "content", *mark_pending(source)}
         if reactivate:

@@ -110,8 +110,9 @@ def source_upsert(
             existing = _locked_by_external_id(bot, external_id)
             if existing is None:
                 return Upserted(create_row(**fields, external_id=external_id), "created")
-            _check_upsert_target(existing, external_id, source_type, parent_for_write(parent_id, bot))
-            new_config, new_content = validate_payload(source_type, config or {}, content)
+            parent = parent_for_write(parent_id, bot)
+            _check_upsert_target(existing, external_id, source_type, parent)
+            new_config, new_content = validate_payload(source_type, config or {}, content, allow_crawl=parent is None)
             changes: dict[str, Any] = {
                 "name": name, "description": description or "", "refresh_schedule": refresh_schedule
             }  # fmt: skip
