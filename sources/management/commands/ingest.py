@@ -6,7 +6,8 @@ adding copies. A file whose bytes did not change is left alone (nothing is re-in
 updates its source; a source whose last ingestion failed is ingested again. `--sync` also retires (deactivates,
 so its knowledge leaves retrieval) the sources made from a directory whose files are gone; `--dry-run` prints
 what would happen and changes nothing. Ends with `created N, updated N, unchanged N, retired N, failed N` and
-exits non-zero when anything failed.
+exits non-zero when anything failed. `--crawl URL [--max-pages N] [--max-depth D] [--sitemap]` crawls a site
+instead (sources.management.crawl_command).
 
 Everything goes through the same services as the API. With workers (a running `make run`, or any broker)
 every source is queued first, so the workers ingest them in parallel, and one bar follows them all from the
@@ -27,6 +28,7 @@ from bots.models import BotProfile
 from minirag.errors import DomainError
 from minirag.tenancy import tenant_context, tenants_all
 from sources import services
+from sources.management.crawl_command import add_crawl_arguments, run_crawl_command
 from sources.management.ingest_plan import ROOT_MARKER, Step, expand, is_finished, plan
 from sources.models import Source, SourceStatus, SourceType
 from sources.pipeline.runs import progress_listeners
@@ -54,7 +56,7 @@ class Command(BaseCommand):
     def add_arguments(self, parser):
         parser.add_argument("--tenant", required=True, help="tenant slug")
         parser.add_argument("--bot", required=True, help="bot profile name or id")
-        parser.add_argument("targets", nargs="+", metavar="PATH_OR_URL")
+        parser.add_argument("targets", nargs="*", metavar="PATH_OR_URL")
         parser.add_argument(
             "--sync", action="store_true", help="also retire the sources made from a directory whose files are gone"
         )
@@ -66,6 +68,7 @@ class Command(BaseCommand):
         )
         parser.add_argument("--timeout", type=float, default=3600, help="seconds to wait in all (worker mode)")
         parser.add_argument("--no-progress", action="store_true", help="no progress bars (logs, CI)")
+        add_crawl_arguments(parser)  # --crawl URL [--max-pages N] [--max-depth D] [--sitemap]: crawl_command.py
 
     def handle(self, *args, **options):
         tenant = tenants_all().filter(slug=options["tenant"]).first()
@@ -73,6 +76,10 @@ class Command(BaseCommand):
             raise CommandError(f"No tenant with slug {options['tenant']!r}")
         with tenant_context(tenant):
             bot = command_bot(options["bot"])
+            if options["crawl"]:
+                return run_crawl_command(self, bot, options)
+            if not options["targets"]:
+                raise CommandError("Give files, directories or URLs to ingest, or --crawl URL")
             targets = expand(options["targets"], key_prefix=options["key_prefix"])
             if options["sync"] and not targets.roots:
                 raise CommandError("--sync compares a directory with the bot's sources; give at least one directory")
