@@ -337,3 +337,29 @@ def test_incomplete_crawl_retires_only_pages_that_are_gone(in_tenant, site, allo
     # answered 404 goes
     assert parent.crawl_report["stopped"] == "max_pages" and parent.crawl_report["retired"] == 1
     assert paths_of(parent) == {"/", "/about"} | {f"/section/{s}" for s in (1, 2, 3, 4)}
+
+
+def test_the_sources_quota_stops_the_crawl(in_tenant, site, allow_private, fast, run_on_commit, settings):
+    parent = crawl_source(site, max_depth=2)
+    unlimited = dict.fromkeys(settings.PLANS["free"])
+    settings.PLANS = {
+        **settings.PLANS,
+        "tight": {**unlimited, "sources": Source.objects.filter(is_active=True).count() + 4},
+    }
+    in_tenant.tenant.plan = "tight"
+    try:
+        parent = crawl(run_on_commit, parent)
+    finally:
+        in_tenant.tenant.plan = "free"  # the session's handle outlives this test's transaction
+    report = parent.crawl_report
+    assert report["stopped"] == "quota" and report["pages"] == 4 and "sources" in report["errors"][-1]["error"]
+    assert len(paths_of(parent)) == 4 and parent.status == SourceStatus.READY
+
+
+def test_the_total_bytes_cap_stops_the_crawl(in_tenant, site, allow_private, fast, run_on_commit, settings):
+    settings.CRAWL_MAX_TOTAL_BYTES = 2_000
+    parent = crawl(run_on_commit, crawl_source(site, max_depth=2))
+    report = parent.crawl_report
+    largest = max(len(body) for _, _, body in site.routes.values())
+    assert report["stopped"] == "max_bytes" and 2_000 <= report["bytes"] < 2_000 + largest
+    assert report["pages_fetched"] == len(site.paths()) - 1 < 10  # robots.txt counts towards bytes, not pages
