@@ -10,10 +10,11 @@ source: a top-level URL source with `config.crawl`).
   workers ingest while the crawl goes on. A page with the same bytes as last time is left alone: it is not
   ingested again (a child whose last ingestion failed is retried).
 - Pages that disappeared: a child whose page answered 404 or 410 is retired; after a complete crawl (no limit
-  stopped it) so is every child whose page was not reached any more (unlinked, now disallowed by robots.txt,
-  outside the options, noindex). Retired = deactivated like `DELETE /v1/sources/{id}`: its knowledge leaves
-  answers at once; it stays readable with `is_active: false`. A page that failed for a passing reason (5xx,
-  timeout) keeps its child. The report lists the retired URLs.
+  stopped it and no page failed for a passing reason — 5xx, timeout, an unreachable robots.txt — which could
+  hide the pages behind it) so is every child whose page was not reached any more (unlinked, now disallowed by
+  robots.txt, outside the options, noindex). A crawl that kept no page retires nothing (it failed; the children
+  keep their knowledge). Retired = deactivated like `DELETE /v1/sources/{id}`: its knowledge leaves answers at
+  once; it stays readable with `is_active: false`. The report lists the retired URLs.
 - Progress: the parent shows `status: processing`, `stage: crawling` and `progress` (pages fetched against
   `max_pages`) while it runs; at the end `crawl_report` says what was fetched, kept, skipped and why it stopped.
 - Bounded: `max_pages` (≤ CRAWL_MAX_PAGES), `max_depth`, CRAWL_MAX_TOTAL_BYTES, CRAWL_TIME_LIMIT_SECONDS, the
@@ -83,8 +84,6 @@ def run_crawl(*, source_id: str, token: str | None = None, trigger: str = "manua
                 return "superseded"
             _retire(parent, tally, log)
             return _finish(parent, token, tally, log, started)
-    except Superseded:
-        return "superseded"
     except Exception as error:  # noqa: BLE001 - any failure fails the crawl; a killed worker is the sweeper's
         message = _failure_message(source_id, error)
         fail_source(parent, token, message)
@@ -185,7 +184,9 @@ def _keep(parent: Source, token: str, page: Page, child: Source | None) -> tuple
 
 def _retire(parent: Source, tally: Tally, log: CrawlLog) -> None:
     """Deactivate the children whose pages are gone (see the module docstring for when)."""
-    complete = log.stopped is None
+    if not tally.pages:
+        return
+    complete = log.stopped is None and not log.failed
     for url, child in tally.before.items():
         if url in tally.pages or url in log.failed:
             continue

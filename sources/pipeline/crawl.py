@@ -75,7 +75,8 @@ class CrawlLog:
     skipped: Counter = field(default_factory=Counter)  # reason → URLs not kept for it
     errors: list[dict] = field(default_factory=list)  # the first MAX_LISTED_ERRORS: {"url", "error"}
     gone: set[str] = field(default_factory=set)  # answered 404 or 410
-    failed: set[str] = field(default_factory=set)  # failed for a passing reason (5xx, timeout, network)
+    # failed for a passing reason (5xx, timeout, network, robots.txt unreachable or refused)
+    failed: set[str] = field(default_factory=set)
     sitemaps: list[dict] = field(default_factory=list)
     stopped: str | None = None  # "max_pages", "max_bytes", "time_limit"; or the run's: "quota", "superseded"
 
@@ -147,6 +148,7 @@ class Crawler:
     def _visit(self, url: str, depth: int) -> Page | None:
         robots = self._robots_for(url)
         if robots.refusal:
+            self.log.failed.add(url)  # not known to be gone: its child, if any, stays
             self.log.error(robots.reason, url, robots.refusal)
             return None
         if not robots.allows(url):

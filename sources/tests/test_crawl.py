@@ -363,3 +363,17 @@ def test_the_total_bytes_cap_stops_the_crawl(in_tenant, site, allow_private, fas
     largest = max(len(body) for _, _, body in site.routes.values())
     assert report["stopped"] == "max_bytes" and 2_000 <= report["bytes"] < 2_000 + largest
     assert report["pages_fetched"] == len(site.paths()) - 1 < 10  # robots.txt counts towards bytes, not pages
+
+
+def test_passing_failures_never_retire_pages(in_tenant, site, allow_private, fast, run_on_commit):
+    parent = crawl(run_on_commit, crawl_source(site, max_depth=2))
+    # Given the shipping section failing for a while: its ten pages are not reached
+    site.routes["/section/1"] = (503, {"Content-Type": "text/plain"}, b"busy")
+    parent = crawl(run_on_commit, parent)
+    assert parent.crawl_report["retired"] == 0 and paths_of(parent) == SITE_PAGES
+    # Given the whole site failing (robots.txt answers 503): the crawl fails, the pages keep their knowledge
+    site.routes["/robots.txt"] = (503, {"Content-Type": "text/plain"}, b"busy")
+    parent = crawl(run_on_commit, parent)
+    assert parent.status == SourceStatus.ERROR and parent.crawl_report["retired"] == 0
+    assert paths_of(parent) == SITE_PAGES
+    assert "shipping3first" in retrieve(bot=parent.bot_profile, query="shipping3first")[0].content
