@@ -17,8 +17,9 @@ per host (longer if robots.txt asks), and checks every address and redirect like
 source shows `stage: crawling` and `progress`; afterwards `crawl_report` says what was fetched, kept and skipped
 (and why), and whether a limit stopped it (`stopped`). Ingesting it again — or its `refresh_schedule` — crawls
 again: pages whose bytes did not change are not ingested again, changed pages are, new pages are added, and pages
-that are gone (they answer 404 or 410, or a crawl that no limit cut short did not reach them any more) are
-retired — deactivated, their knowledge removed from answers — and listed in `crawl_report.retired_urls`."""
+that are gone (they answer 404 or 410, or a crawl that neither a limit nor a passing failure — 5xx, timeout — cut
+short did not reach them any more) are retired — deactivated, their knowledge removed from answers — and listed
+in `crawl_report.retired_urls`. A crawl that fails keeps every page."""
 
 CRAWL_REQUEST = {
     "name": "Help centre",
