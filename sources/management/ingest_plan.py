@@ -7,6 +7,12 @@ first one made:
 - a file named on its own: its file name;
 - a URL: the normalised URL (lower-case scheme and host, no default port, no fragment).
 
+Inside a directory, files with an extension the extractors know are taken (sources.pipeline.extract.
+UPLOAD_KINDS: documents, data, source code, configuration); files whose path has a part starting with a dot
+(`.git/`, `.venv/`, `.env.json`) or a dependency or cache folder (`node_modules/`, `__pycache__/`,
+`site-packages/`) are ignored — a project's folder would otherwise bring in thousands of vendored code files.
+Ignored files still count as present for `--sync`, so it never retires a source because of them.
+
 A source made from a directory also records that directory's prefix in its config (`ingest_root`). `--sync`
 retires only the bot's sources that carry the same prefix in both places and whose files are gone, so it
 never touches another directory's sources, sources made from single files or URLs, or sources made through
@@ -28,6 +34,7 @@ from sources.pipeline.extract import UPLOAD_KINDS
 
 ROOT_MARKER = "ingest_root"
 DEFAULT_PORTS = {"http": 80, "https": 443}
+IGNORED_FOLDERS = frozenset({"node_modules", "__pycache__", "site-packages", "bower_components"})
 
 
 @dataclass(frozen=True)
@@ -45,6 +52,7 @@ class Item:
 class Targets:
     items: list[Item] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)  # files of unsupported types
+    ignored: list[str] = field(default_factory=list)  # files in hidden or dependency folders, hidden files
     # directory key prefix → the keys of every file under that directory now (supported or not)
     roots: dict[str, set[str]] = field(default_factory=dict)
 
@@ -80,6 +88,11 @@ def normalised_url(url: str) -> str:
 def _display_name(key: str) -> str:
     # Names hold 255 characters; a deep path keeps its end, where the file name is.
     return key if len(key) <= 255 else "…" + key[-254:]
+
+
+def is_ignored(relative: Path) -> bool:
+    """A hidden file, or a file under a hidden, dependency or cache folder (see the module's docstring)."""
+    return any(part.startswith(".") or part in IGNORED_FOLDERS for part in relative.parts)
 
 
 def directory_prefix(path: Path, key_prefix: str | None) -> str:
@@ -124,9 +137,12 @@ def expand(targets: list[str], *, key_prefix: str | None = None) -> Targets:
                 )
             seen = found.roots[prefix] = set()
             for child in sorted(p for p in path.rglob("*") if p.is_file()):
-                key = prefix + child.relative_to(path).as_posix()
+                relative = child.relative_to(path)
+                key = prefix + relative.as_posix()
                 seen.add(key)
-                if child.suffix.lower() in UPLOAD_KINDS:
+                if is_ignored(relative):
+                    found.ignored.append(str(child))
+                elif child.suffix.lower() in UPLOAD_KINDS:
                     add(Item(key=key, name=_display_name(key), path=child, root=prefix))
                 else:
                     found.skipped.append(str(child))

@@ -213,10 +213,11 @@ def extract_source(source: Source) -> Extracted:
             raise IngestError("The uploaded file is missing; upload it again")
         kind = UPLOAD_KINDS.get(Path(source.file.name).suffix.lower())
         if kind is None:
-            raise IngestError(f"Unsupported file type: {Path(source.file.name).suffix}")
+            allowed = ", ".join(sorted(UPLOAD_KINDS))
+            raise IngestError(f"Unsupported file type: {Path(source.file.name).suffix}. Allowed: {allowed}")
         try:
             with source.file.open("rb") as handle:
-                return extract_by_kind(kind, handle if kind in ("pdf", "docx") else handle.read())
+                return extract_by_kind(kind, handle, filename=source.file.name)
         except FileNotFoundError:
             raise IngestError("The uploaded file is missing from storage; upload it again") from None
     if source.source_type == SourceType.URL:
@@ -233,7 +234,7 @@ def extract_source(source: Source) -> Extracted:
         if kind is None:
             raise IngestError(
                 f"Unsupported content type {fetched.content_type.split(';')[0]!r} at {fetched.final_url}"
-                " (supported: HTML, PDF, plain text)"
+                " (supported: HTML, PDF, plain text, CSV, JSON, RTF, DOCX, PPTX, XLSX, ODT, EPUB)"
             )
         return extract_by_kind(kind, fetched.body)
     raise IngestError(f"Source type {source.source_type!r} cannot be ingested")

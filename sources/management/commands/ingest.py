@@ -88,9 +88,11 @@ class Command(BaseCommand):
             steps = plan(bot, targets, sync=options["sync"])
             if options["dry_run"]:
                 self._report_dry_run(steps, targets.skipped)
+                self._report_ignored(targets.ignored)
                 return
             results = self._run(bot, steps, options)
         self._report(results, targets.skipped, options["verbosity"])
+        self._report_ignored(targets.ignored)
         if any(result.failed for result in results):
             raise SystemExit(1)
 
@@ -236,6 +238,13 @@ class Command(BaseCommand):
         self.stdout.write(f"Dry run, nothing changed. Would be: {_summary(counts)}")
         if skipped:
             self.stdout.write(f"Would skip {len(skipped)} file(s) with unsupported types.")
+
+    def _report_ignored(self, ignored: list[str]) -> None:
+        if ignored:
+            self.stdout.write(
+                f"Ignored {len(ignored)} file(s) in hidden or dependency folders (.git, node_modules, …) or "
+                "with hidden names."
+            )
 
     def _report(self, results: list[Result], skipped: list[str], verbosity: int) -> None:
         self.stdout.write("")
