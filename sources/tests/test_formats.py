@@ -5,6 +5,7 @@ ODT and EPUB archives are assembled by hand, as small as their formats allow).""
 import datetime
 import io
 import json
+import re
 import zipfile
 
 import pytest
@@ -340,3 +341,32 @@ def test_a_damaged_or_mislabelled_file_fails_with_a_message(kind, build):
     other = epub_file() if kind != "epub" else odt_file()  # a valid zip, but another format
     with pytest.raises(ExtractionError, match=rf"Could not read the {kind.upper()} file \(it may be damaged\)"):
         extract_by_kind(kind, other)
+
+
+def _xlsx_with_sheet_xml(change) -> bytes:
+    source = zipfile.ZipFile(io.BytesIO(xlsx_file()))
+    output = io.BytesIO()
+    with zipfile.ZipFile(output, "w", zipfile.ZIP_DEFLATED) as copy:
+        for entry in source.infolist():
+            data = source.read(entry.filename)
+            copy.writestr(entry.filename, change(data) if entry.filename == "xl/worksheets/sheet1.xml" else data)
+    return output.getvalue()
+
+
+def test_xlsx_declared_dimensions_are_not_trusted():
+    # A sheet claiming all 16,384 columns × 1,048,576 rows would pad every row read to that width.
+    huge = _xlsx_with_sheet_xml(
+        lambda xml: re.sub(rb'<dimension ref="[^"]*"/>', b'<dimension ref="A1:XFD1048576"/>', xml)
+    )
+
+    assert extract_by_kind("xlsx", huge).text == extract_by_kind("xlsx", xlsx_file()).text
+
+
+def test_xlsx_xml_entity_declarations_are_refused():
+    # defusedxml (which openpyxl uses when it is installed) refuses entity declarations, so no billion laughs;
+    # Python's own XML parser would read this sheet (and expand its entities) without a word.
+    laughs = b'<!DOCTYPE w [<!ENTITY a "aaaaaaaaaa"><!ENTITY b "&a;&a;&a;&a;&a;&a;&a;&a;&a;&a;">]>'
+    bomb = _xlsx_with_sheet_xml(lambda xml: laughs + xml)
+
+    with pytest.raises(ExtractionError, match=r"Could not read the XLSX file \(it may be damaged\)"):
+        extract_by_kind("xlsx", bomb)
