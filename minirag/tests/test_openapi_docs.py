@@ -18,7 +18,7 @@ HTTP_METHODS = {"get", "post", "put", "patch", "delete"}
 # Phrases that belong to the code, not to a description for API users.
 DEVELOPER_PHRASES = re.compile(
     r"\bTODO\b|\bFIXME\b|\bXXX\b|\bhelper\b|\bDRF\b|\bdrf_|\bdocstring|\breference\b|\bour own\b|Mixin\b"
-    r"|\.py\b|\bselectors?\b|\bservices\.\w|\bsettings\.\w|\b[a-z]+_[a-z_]+\(|\bAPI_MAX_PAGE_SIZE\b"
+    r"|\w\.py\b|\bselectors?\b|\bservices\.\w|\bsettings\.\w|\b[a-z]+_[a-z_]+\(|\bAPI_MAX_PAGE_SIZE\b"
     r"|\bCHAT_EXPORT_MAX_CHATS\b|perform_content_negotiation|\bqueryset\b"
 )
 # (method, path, status of the success answer, whether the request has a JSON body worth an example)

@@ -5,7 +5,7 @@ from drf_spectacular.utils import OpenApiExample, extend_schema, extend_schema_v
 
 from minirag.api.docs import ANY_MEMBER, LIST_PAGING, NOT_FOUND, operation_description
 from sources.api.docs_crawl import CRAWL_CONFIG, CRAWL_NOTE, CRAWL_REPORT, CRAWL_REQUEST
-from sources.pipeline.extract import UPLOAD_KINDS
+from sources.pipeline.extract import CODE_LANGUAGES, UPLOAD_KINDS
 
 BOT_ID = "77c664e1-a549-492b-8f21-040d28ddfcef"
 TENANT_ID = "edc01c67-8001-4e15-87f3-962ae21da73a"
@@ -97,7 +97,12 @@ BATCH_CHILDREN = [
     },
 ]
 
-UPLOAD_TYPES = ", ".join(f"`{extension}`" for extension in sorted(UPLOAD_KINDS))
+UPLOAD_TYPES = (
+    "documents and data: "
+    + ", ".join(f"`{extension}`" for extension in sorted(set(UPLOAD_KINDS) - set(CODE_LANGUAGES)))
+    + "; source code and configuration, indexed verbatim: "
+    + ", ".join(f"`{extension}`" for extension in sorted(CODE_LANGUAGES))
+)
 UPLOAD_LIMIT_MB = f"{settings.MAX_UPLOAD_BYTES / (1024 * 1024):g} MB"
 
 _LIFECYCLE = (
