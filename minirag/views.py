@@ -86,6 +86,11 @@ class SystemHealthDetailedView(TenantAPIView):
 
 
 def json_not_found(request, exception=None):
+    # A path no route matches under the OpenAI-compatible API answers in OpenAI's error shape, as its views do:
+    # OpenAI clients read `error.message`, not `detail`.
+    if request.path.startswith("/v1/openai/"):
+        error = {"message": "Not found", "type": "invalid_request_error", "param": None, "code": "not_found"}
+        return JsonResponse({"error": error}, status=404)
     return JsonResponse({"detail": "Not found"}, status=404)
 
 

@@ -417,3 +417,11 @@ def test_a_publishable_key_from_a_foreign_or_missing_origin_is_403_in_openais_sh
         assert response.status_code == 403
         assert response.json()["error"]["type"] == "permission_error"
         assert "origin is not allowed" in response.json()["error"]["message"]
+
+
+def test_a_path_no_route_matches_answers_in_openai_shape(api_client):
+    # `<path:model>` matches no newline: the URL resolver's 404 must still speak OpenAI's error shape there.
+    response = api_client.get("/v1/openai/models/a%0Ab")
+    assert response.status_code == 404
+    assert response.json()["error"]["message"] == "Not found"
+    assert api_client.get("/v1/no-such-route").json() == {"detail": "Not found"}
