@@ -17,6 +17,15 @@ _KEY_ASKS = (
 )
 _KEY_READS = " Also a publishable key (`pk_…`), for the conversations it started (any other answers 404)."
 
+CITED = {
+    "chunk_id": "31b3f77d-b093-5325-a5f0-99a5af46e0b9",
+    "content": "Refunds are paid within 5 business days.",
+    "score": 0.8123,
+    "source_id": SOURCE_ID,
+    "source_name": "Refund policy",
+    "page": None,
+    "section": "Billing › Refunds",
+}
 QUESTION = {
     "id": "99270fbf-cbbf-4da1-8983-b4b16ed66ca7",
     "chat_id": CHAT_ID,
@@ -26,6 +35,7 @@ QUESTION = {
     "completion_tokens": 0,
     "feedback": None,
     "is_complete": True,
+    "sources": [],
     "created_at": "2026-03-02T10:44:54.226063Z",
 }
 ANSWER = {
@@ -37,16 +47,8 @@ ANSWER = {
     "completion_tokens": 12,
     "feedback": None,
     "is_complete": True,
+    "sources": [CITED],
     "created_at": "2026-03-02T10:44:55.230898Z",
-}
-CITED = {
-    "chunk_id": "31b3f77d-b093-5325-a5f0-99a5af46e0b9",
-    "content": "Refunds are paid within 5 business days.",
-    "score": 0.8123,
-    "source_id": SOURCE_ID,
-    "source_name": "Refund policy",
-    "page": None,
-    "section": "Billing › Refunds",
 }
 USAGE = {"model": "gpt-4o-mini", "prompt_tokens": 342, "completion_tokens": 12, "total_tokens": 354}
 CHAT = {

@@ -1,4 +1,5 @@
 from django.conf import settings
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from chat.models import Chat, Feedback, Message
@@ -25,7 +26,25 @@ class ChatReadSerializer(serializers.ModelSerializer):
         ]
 
 
+class SourceSerializer(serializers.Serializer):
+    chunk_id = serializers.CharField()
+    content = serializers.CharField(help_text="The passage's first 200 characters")
+    score = serializers.FloatField()
+    source_id = serializers.CharField()
+    source_name = serializers.CharField()
+    page = serializers.IntegerField(allow_null=True, help_text="The page the passage is on (PDFs); null otherwise")
+    section = serializers.CharField(help_text='The passage\'s heading path, e.g. "Handbook › IT"; may be empty')
+
+
+@extend_schema_field(SourceSerializer(many=True))
+class MessageSourcesField(serializers.JSONField):
+    """The sources an answer cites, as stored with it (`[n]` is `sources[n-1]`; empty for questions). Read as
+    stored, so an answer saved before a source field existed still reads (without that field)."""
+
+
 class MessageReadSerializer(serializers.ModelSerializer):
+    sources = MessageSourcesField(read_only=True)
+
     class Meta:
         model = Message
         fields = [
@@ -37,6 +56,7 @@ class MessageReadSerializer(serializers.ModelSerializer):
             "completion_tokens",
             "feedback",
             "is_complete",
+            "sources",
             "created_at",
         ]
 
@@ -48,16 +68,6 @@ class ChatRequestSerializer(serializers.Serializer):
     )
     chat_id = serializers.UUIDField(required=False, allow_null=True, default=None)
     stream = serializers.BooleanField(required=False, default=False)
-
-
-class SourceSerializer(serializers.Serializer):
-    chunk_id = serializers.CharField()
-    content = serializers.CharField(help_text="The passage's first 200 characters")
-    score = serializers.FloatField()
-    source_id = serializers.CharField()
-    source_name = serializers.CharField()
-    page = serializers.IntegerField(allow_null=True, help_text="The page the passage is on (PDFs); null otherwise")
-    section = serializers.CharField(help_text='The passage\'s heading path, e.g. "Handbook › IT"; may be empty')
 
 
 class UsageSerializer(serializers.Serializer):

@@ -106,8 +106,32 @@ def test_get_and_messages_oldest_first_paginated(tenant_a, chats):
         "completion_tokens",
         "feedback",
         "is_complete",
+        "sources",
         "created_at",
     }
+    assert response.json()[0]["sources"] == []
+
+
+def test_an_answer_reads_back_with_the_sources_it_cites(tenant_a, chats):
+    # What a client needs to show `[n]` again later (the widget, after a page reload): sources[n-1].
+    cited = {
+        "chunk_id": str(uuid.uuid4()),
+        "content": "Blipton is the capital.",
+        "score": 0.91,
+        "source_id": str(uuid.uuid4()),
+        "source_name": "Atlas",
+        "page": 4,
+        "section": "Quaxland",
+    }
+    older = {"chunk_id": "c", "content": "x", "score": 0.5, "source_id": "s", "source_name": "Old"}  # no page/section
+    with tenant_context(tenant_a.tenant):
+        answers = list(chats["first"].messages.filter(role=MessageRole.ASSISTANT).order_by("created_at"))
+        Message.objects.filter(pk=answers[0].pk).update(sources=[cited])
+        Message.objects.filter(pk=answers[1].pk).update(sources=[older])
+
+    messages = tenant_a.client().get(f"/v1/chat/{chats['first'].id}/messages").json()
+
+    assert [m["sources"] for m in messages if m["role"] == "assistant"] == [[cited], [older]]
 
 
 def test_unknown_chat_is_404(tenant_a):
