@@ -59,7 +59,7 @@ border-radius:10px;padding:8px 10px;max-height:140px}
 .send:disabled{opacity:.55;cursor:default}
 .foot{font-size:11px;color:var(--mu);text-align:center;padding:0 8px 6px}`;
 
-  // --- DOM helpers: text only, no HTML parsing anywhere in this file ----------------------------------------
+  // --- DOM helpers: text only, no HTML parsing anywhere in this file
   const txt = (s) => document.createTextNode(s);
   function el(tag, attrs, text) {
     const node = document.createElement(tag);
@@ -80,7 +80,7 @@ border-radius:10px;padding:8px 10px;max-height:140px}
     return url ? el("a", { href: url, target: "_blank", rel: "noopener noreferrer" }, label) : txt(label);
   }
 
-  // --- Markdown (a small subset), built as DOM nodes ----------------------------------------------------------
+  // --- Markdown (a small subset), built as DOM nodes
   const INLINE = new RegExp([
     "(`+)([^`]|[^`][\\s\\S]*?[^`])\\1(?!`)", // 1,2 code span
     "\\*\\*(?=\\S)([\\s\\S]*?\\S)\\*\\*", // 3 bold (no __x__ or _x_: they would mangle snake_case names)
@@ -147,7 +147,7 @@ border-radius:10px;padding:8px 10px;max-height:140px}
     return out;
   }
 
-  // --- Server-sent events over fetch (EventSource cannot send an Authorization header) -----------------------
+  // --- Server-sent events over fetch (EventSource cannot send an Authorization header)
   function sseParser(onEvent) {
     let buffer = "";
     const dispatch = (block) => {
@@ -192,8 +192,8 @@ border-radius:10px;padding:8px 10px;max-height:140px}
     set: (k, v) => { try { sessionStorage.setItem(k, v); } catch (e) { /* see above */ } },
     del: (k) => { try { sessionStorage.removeItem(k); } catch (e) { /* see above */ } },
   };
-  const sourceLabel = (s) =>
-    (s.source_name || "Source") + (s.page ? `, page ${s.page}` : "") + (s.section ? ` — ${s.section}` : "");
+  const sourceLabel = (s) => (s.source_name || "Source") + (s.page ? `, page ${s.page}` : "") +
+    (s.section && s.section !== s.source_name ? ` — ${s.section}` : ""); // a text without headings: its name
 
   class MiniragChat extends HTMLElement {
     connectedCallback() {
@@ -445,18 +445,14 @@ border-radius:10px;padding:8px 10px;max-height:140px}
       if (this.chatId) body.chat_id = this.chatId;
       this.api("POST", "v1/chat", body)
         .then(async (r) => {
-          if (!(r.headers.get("Content-Type") || "").includes("text/event-stream") || !r.body) {
-            const json = await r.json(); // a server that answered JSON after all
-            answer.setSources(json.sources);
-            answer.append((json.message && json.message.content) || "");
-            return onEvent("done", JSON.stringify({ chat_id: json.chat_id, message_id: json.message && json.message.id }));
+          if (!(r.headers.get("Content-Type") || "").includes("text/event-stream")) {
+            throw new Error("The chat service sent an unexpected answer.");
           }
           const reader = r.body.getReader(), decoder = new TextDecoder(), feed = sseParser(onEvent);
           for (;;) {
             const { done, value } = await reader.read();
             if (done) return feed(decoder.decode(), true);
             feed(decoder.decode(value, { stream: true }), false);
-            if (finished) return reader.cancel().catch(() => {});
           }
         })
         .then(() => { if (!finished) fail("The answer was interrupted. Please try again."); })
