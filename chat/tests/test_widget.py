@@ -3,6 +3,7 @@
 The widget in a real browser: test_widget_browser.py.
 """
 
+import gzip
 import re
 import shutil
 import subprocess
@@ -136,7 +137,20 @@ def test_the_widget_loads_nothing_from_elsewhere_and_stays_small():
 
     assert urls <= {"http://www.w3.org/2000/svg"}  # the SVG namespace, not a download
     assert not re.search(r"createElement\(\s*[\"']script|\bimport\s*\(|importScripts|new\s+Worker", WIDGET_SOURCE)
-    assert len(WIDGET_PATH.read_bytes()) < 25_000
+    assert len(WIDGET_PATH.read_bytes()) < 25 * 1024
+
+
+def test_widget_js_is_compressed_for_clients_that_accept_gzip():
+    etag = widget_asset().etag
+
+    response = Client().get("/widget.js", HTTP_ACCEPT_ENCODING="gzip, br")
+    again = Client().get("/widget.js", HTTP_ACCEPT_ENCODING="gzip", HTTP_IF_NONE_MATCH=response["ETag"])
+
+    assert response["Content-Encoding"] == "gzip" and "Accept-Encoding" in response["Vary"]
+    assert gzip.decompress(response.content) == widget_asset().body
+    assert len(response.content) < 10 * 1024
+    assert response["ETag"] in (etag, f"W/{etag}")
+    assert again.status_code == 304
 
 
 def test_links_in_answers_are_limited_to_http_and_open_without_opener():

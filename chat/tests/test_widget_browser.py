@@ -5,7 +5,8 @@ with one `<script>` tag and a publishable key. The key allows the shop's origin 
 site using the same key. The bot talks to the suite's fake OpenAI server, which streams a Markdown answer that cites
 its source and tries to inject markup; the source's name tries too.
 
-Set MINIRAG_WIDGET_SCREENSHOT=<path> to save the shop page with the open widget (docs/widget_screenshot.py).
+With MINIRAG_WIDGET_SCREENSHOT=<path> set, the last test saves the README's picture of the widget there
+(docs/widget_screenshot.py); it is skipped otherwise.
 """
 
 import base64
@@ -89,7 +90,8 @@ def shop_page(script_src: str, raw_key: str) -> str:
     # The embed snippet from the README, plus a theme colour set the documented way.
     return f"""<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Quaxland Tours</title>
 <style>body{{font-family:sans-serif;margin:40px}} minirag-chat{{--minirag-primary:#0a7d45}}</style></head>
-<body><h1>Quaxland Tours</h1><p>Boat trips to the purple lighthouses of Blipton.</p>
+<body><h1>Quaxland Tours</h1><p>Boat trips to the purple lighthouses of Blipton, twice a day, all year.</p>
+<p>Tickets at the harbour office or on board. Children under six travel free.</p>
 <script src="{script_src}" data-bot-key="{raw_key}" data-title="Quaxland guide" async></script>
 </body></html>"""
 
@@ -302,8 +304,6 @@ def test_a_page_on_an_allowed_origin_chats_through_the_widget(live_server, tenan
         # ... citing its source by name
         assert answer["cites"] == [["1", f"Source 1: {SOURCE_NAME}"]] * 2
         assert answer["sources"] == [SOURCE_NAME]
-        if os.environ.get("MINIRAG_WIDGET_SCREENSHOT"):
-            Path(os.environ["MINIRAG_WIDGET_SCREENSHOT"]).write_bytes(page.screenshot())
 
         # When the visitor gives a thumbs up, it is stored
         page.js(f"{ROOT}.querySelector('.fb button[aria-label=Helpful]').click()")
@@ -380,3 +380,41 @@ def test_the_hosted_page_chats_and_shows_streamed_errors(live_server, tenant_a, 
         assert f"event: error\ndata: {json.dumps({'detail': error})}\n\n" in page.body("/v1/chat", 2)
         assert _answer(page)["text"].startswith("The capital of Quaxland")
         assert page.js(f"{ROOT}.querySelectorAll('.msg.bot:not(.note)').length") == 2
+
+
+SCREENSHOT = os.environ.get("MINIRAG_WIDGET_SCREENSHOT")
+TOURS = {
+    "Boat tours": "# Boat tours\n\nBoat tours to the purple lighthouses leave Blipton harbour every day at 10:00 and "
+    "14:00. Tickets cost 25 euros for adults and 12 euros for children.",
+    "Harbour office": "# Harbour office\n\nThe harbour office in Blipton is open from 8:00 to 18:00. It sells tour "
+    "tickets and lends umbrellas.",
+}
+TOURS_REPLY = (
+    "Boat tours to the **purple lighthouses** leave Blipton harbour every day at *10:00 and 14:00* [1].\n\n"
+    "- Tickets: 25 euros for adults, 12 euros for children [1]\n"
+    "- The harbour office sells tickets and is open 8:00–18:00 [2]\n\n"
+    "Bring a jacket: it is windy on the water."
+)
+
+
+@pytest.mark.skipif(not SCREENSHOT, reason="set MINIRAG_WIDGET_SCREENSHOT=<path> to save the README's screenshot")
+def test_screenshot_for_the_readme(live_server, tenant_a, fake_llm, fresh_counters, django_capture_on_commit_callbacks):
+    fake_llm.reply = TOURS_REPLY
+    bot = make_llm_bot(tenant_a.tenant, fake_llm, name="Quaxland Tours")
+    for name, content in TOURS.items():
+        ingest_text(tenant_a.tenant, bot, name=name, content=content, capture=django_capture_on_commit_callbacks)
+    with website() as (shop, pages), Browser(width=1200, height=780) as browser:
+        _, raw_key = _key(tenant_a, bot, [shop])
+        pages["/"] = shop_page(f"{live_server.url}/widget.js", raw_key)
+        page = Page(browser)
+        page.goto(shop + "/")
+        page.widget_ready(".bubble")
+        page.js(f"{ROOT}.querySelector('.bubble').click()")
+        page.ask("When do boat tours to the purple lighthouses leave? When is the harbour office open?")
+        page.answers_done(1)
+        page.js(f"{ROOT}.querySelector('.fb button[aria-label=Helpful]').click()")
+        page.wait(f"{ROOT}.querySelector('[role=status]').textContent === 'Thanks for the feedback.'")
+        page.js(f"{ROOT}.activeElement?.blur()")
+
+        assert _answer(page)["sources"] == ["Boat tours", "Harbour office"]
+        Path(SCREENSHOT).write_bytes(page.screenshot())

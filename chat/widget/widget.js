@@ -9,6 +9,7 @@
   const SCRIPT = document.currentScript;
   const SCRIPT_BASE = SCRIPT && SCRIPT.src ? new URL("./", SCRIPT.src).href : location.origin + "/";
   const HISTORY_LIMIT = 100;
+  const THUMB = "M2 10h4v11H2zM8 21h9.6a2 2 0 0 0 1.9-1.4l2.4-7A2 2 0 0 0 20 10h-5.4l.9-4.6A2 2 0 0 0 13.4 3L8 9.6z";
   const CSS = `
 :host{--p:var(--minirag-primary,#2f5bea);--op:var(--minirag-on-primary,#fff);--bg:var(--minirag-bg,#fff);
 --sf:var(--minirag-surface,#f1f3f7);--tx:var(--minirag-text,#16181d);--mu:var(--minirag-muted,#5b6270);
@@ -50,8 +51,9 @@ a{color:var(--p)}.user a{color:inherit}
 .src{margin:8px 0 0;padding:8px 0 0 22px;border-top:1px solid var(--bd);font-size:13px;color:var(--mu)}
 .src .hl{color:var(--tx);font-weight:600}
 .fb{display:flex;gap:4px;margin-top:6px}
-.fb button{border:1px solid var(--bd);background:var(--bg);border-radius:8px;padding:2px 8px}
-.fb button[aria-pressed=true]{background:var(--p);border-color:var(--p)}
+.fb button{border:1px solid var(--bd);background:var(--bg);color:var(--mu);border-radius:8px;padding:3px 8px;
+display:grid}.fb svg{width:15px;height:15px;fill:currentColor}
+.fb button[aria-pressed=true]{background:var(--p);border-color:var(--p);color:var(--op)}
 form{display:flex;gap:8px;padding:10px;border-top:1px solid var(--bd)}
 textarea{flex:1;resize:none;font:inherit;color:var(--tx);background:var(--bg);border:1px solid var(--bd);
 border-radius:10px;padding:8px 10px;max-height:140px}
@@ -75,6 +77,15 @@ border-radius:10px;padding:8px 10px;max-height:140px}
       return null;
     }
   }
+  function icon(d, turn) { // drawn, not an emoji: not every system has an emoji font
+    const ns = "http://www.w3.org/2000/svg", svg = document.createElementNS(ns, "svg");
+    svg.setAttribute("viewBox", "0 0 24 24");
+    svg.setAttribute("aria-hidden", "true");
+    const path = svg.appendChild(document.createElementNS(ns, "path"));
+    path.setAttribute("d", d);
+    if (turn) path.setAttribute("transform", "rotate(180 12 12)");
+    return svg;
+  }
   function link(label, href) {
     const url = safeUrl(href);
     return url ? el("a", { href: url, target: "_blank", rel: "noopener noreferrer" }, label) : txt(label);
@@ -83,7 +94,7 @@ border-radius:10px;padding:8px 10px;max-height:140px}
   // --- Markdown (a small subset), built as DOM nodes
   const INLINE = new RegExp([
     "(`+)([^`]|[^`][\\s\\S]*?[^`])\\1(?!`)", // 1,2 code span
-    "\\*\\*(?=\\S)([\\s\\S]*?\\S)\\*\\*", // 3 bold (no __x__ or _x_: they would mangle snake_case names)
+    "\\*\\*(?=\\S)([\\s\\S]*?\\S)\\*\\*", // 3 bold (no _x_ forms: they would mangle snake_case)
     "\\*(?=[^\\s*])([\\s\\S]*?[^\\s*])\\*", // 4 italic
     "\\[([^\\[\\]]+)\\]\\(\\s*<?([^()\\s<>]+)>?\\s*\\)", // 5,6 link
     "\\[(\\d{1,3}(?:\\s*,\\s*\\d{1,3})*)\\]", // 7 citations: [1] or [1, 2]
@@ -189,8 +200,8 @@ border-radius:10px;padding:8px 10px;max-height:140px}
   }
   const session = { // sessionStorage may be off (privacy modes, sandboxed frames): then a reload starts over
     get: (k) => { try { return sessionStorage.getItem(k); } catch (e) { return null; } },
-    set: (k, v) => { try { sessionStorage.setItem(k, v); } catch (e) { /* see above */ } },
-    del: (k) => { try { sessionStorage.removeItem(k); } catch (e) { /* see above */ } },
+    set: (k, v) => { try { sessionStorage.setItem(k, v); } catch (e) { /* off */ } },
+    del: (k) => { try { sessionStorage.removeItem(k); } catch (e) { /* off */ } },
   };
   const sourceLabel = (s) => (s.source_name || "Source") + (s.page ? `, page ${s.page}` : "") +
     (s.section && s.section !== s.source_name ? ` — ${s.section}` : ""); // a text without headings: its name
@@ -224,11 +235,7 @@ border-radius:10px;padding:8px 10px;max-height:140px}
       if (!page) {
         ui.bubble = root.appendChild(el("button", { type: "button", class: "bubble", "aria-expanded": "false",
           "aria-controls": "panel", "aria-label": `Open chat: ${this.heading}` }));
-        const svg = ui.bubble.appendChild(document.createElementNS("http://www.w3.org/2000/svg", "svg"));
-        svg.setAttribute("viewBox", "0 0 24 24");
-        svg.setAttribute("aria-hidden", "true");
-        svg.appendChild(document.createElementNS(svg.namespaceURI, "path"))
-          .setAttribute("d", "M4 3h16a2 2 0 0 1 2 2v11a2 2 0 0 1-2 2H9l-5 4V5a2 2 0 0 1 2-2z");
+        ui.bubble.appendChild(icon("M4 3h16a2 2 0 0 1 2 2v11a2 2 0 0 1-2 2H9l-5 4V5a2 2 0 0 1 2-2z"));
         ui.bubble.addEventListener("click", () => this.toggle());
       }
       ui.panel = root.appendChild(el("section", { id: "panel", class: "panel", role: page ? "region" : "dialog",
@@ -390,9 +397,10 @@ border-radius:10px;padding:8px 10px;max-height:140px}
     feedback(node, chatId, messageId, current) {
       const group = node.appendChild(el("div", { class: "fb", role: "group", "aria-label": "Was this answer helpful?" }));
       const buttons = {};
-      for (const [value, icon, label] of [["positive", "👍", "Helpful"], ["negative", "👎", "Not helpful"]]) {
+      for (const [value, label, turn] of [["positive", "Helpful"], ["negative", "Not helpful", 1]]) {
         const button = (buttons[value] = group.appendChild(el("button", { type: "button", title: label,
-          "aria-label": label, "aria-pressed": String(current === value) }, icon)));
+          "aria-label": label, "aria-pressed": String(current === value) })));
+        button.appendChild(icon(THUMB, turn));
         button.addEventListener("click", () => {
           const chosen = button.getAttribute("aria-pressed") === "true" ? null : value; // pressing again clears
           const before = Object.values(buttons).map((b) => [b, b.getAttribute("aria-pressed")]);
