@@ -18,6 +18,7 @@ import time
 from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
 
@@ -25,7 +26,6 @@ from chat.models import Chat, Message, MessageRole
 from chat.tests.conftest import PARIS_TEXT, ingest_text, make_llm_bot
 from minirag.tenancy import tenant_context
 from minirag.tests.browser import Browser, chromium_path
-from tenants.publishable_keys import publishable_key_create
 
 pytestmark = [
     pytest.mark.django_db(transaction=True),
@@ -218,15 +218,15 @@ def quaxland_bot(tenant_a, fake_llm, fresh_counters, django_capture_on_commit_ca
     return bot
 
 
-def _key(tenant_a, bot, origins):
-    issued = publishable_key_create(
-        tenant=tenant_a.tenant,
-        created_by=tenant_a.owner,
-        bot_profile_id=bot.id,
-        name="Shop",
-        allowed_origins=origins,
+def _key(tenant_a, bot, origins) -> dict:
+    """A publishable key issued the documented way (POST /v1/publishable-keys, by the owner's API token)."""
+    response = tenant_a.client().post(
+        "/v1/publishable-keys",
+        {"bot_profile_id": str(bot.id), "name": "Shop", "allowed_origins": origins},
+        format="json",
     )
-    return issued.key, issued.raw_key
+    assert response.status_code == 201, response.content
+    return response.json()
 
 
 def _answer(page: Page, index: int = -1) -> dict:
@@ -269,8 +269,8 @@ WATCH_ANSWER = f"""(() => {{
 
 def test_a_page_on_an_allowed_origin_chats_through_the_widget(live_server, tenant_a, quaxland_bot):
     with website() as (shop, pages), Browser(width=1280, height=820) as browser:
-        key, raw_key = _key(tenant_a, quaxland_bot, [shop])
-        pages["/"] = shop_page(f"{live_server.url}/widget.js", raw_key)
+        key = _key(tenant_a, quaxland_bot, [shop])
+        pages["/"] = shop_page(f"{live_server.url}/widget.js", key["key"])
         page = Page(browser)
         page.goto(shop + "/")
 
@@ -309,7 +309,7 @@ def test_a_page_on_an_allowed_origin_chats_through_the_widget(live_server, tenan
         page.js(f"{ROOT}.querySelector('.fb button[aria-label=Helpful]').click()")
         page.wait(f"{ROOT}.querySelector('[role=status]').textContent === 'Thanks for the feedback.'")
         with tenant_context(tenant_a.tenant):
-            chat = Chat.objects.get(publishable_key_id=key.id)
+            chat = Chat.objects.get(publishable_key_id=key["id"])
             assert chat.messages.get(role=MessageRole.ASSISTANT).feedback == "positive"
 
         # When the page is reloaded, the conversation (and the thumbs up) is still there, and continues
@@ -324,7 +324,7 @@ def test_a_page_on_an_allowed_origin_chats_through_the_widget(live_server, tenan
         page.ask("When was Blipton founded?")
         page.answers_done(2)
         with tenant_context(tenant_a.tenant):
-            assert Chat.objects.filter(publishable_key_id=key.id).count() == 1
+            assert Chat.objects.filter(publishable_key_id=key["id"]).count() == 1
             assert Message.objects.filter(chat=chat).count() == 4
 
         # Esc closes the chat and gives the focus back to the bubble
@@ -337,8 +337,8 @@ def test_a_page_on_an_allowed_origin_chats_through_the_widget(live_server, tenan
 
 def test_a_page_on_a_foreign_origin_is_refused(live_server, tenant_a, quaxland_bot):
     with website() as (shop, _), website() as (foreign, pages), Browser(width=1024, height=760) as browser:
-        key, raw_key = _key(tenant_a, quaxland_bot, [shop])  # the key is for the shop, not for this site
-        pages["/"] = shop_page(f"{live_server.url}/widget.js", raw_key)
+        key = _key(tenant_a, quaxland_bot, [shop])  # the key is for the shop, not for this site
+        pages["/"] = shop_page(f"{live_server.url}/widget.js", key["key"])
         page = Page(browser)
         page.goto(foreign + "/")
         page.widget_ready(".bubble")
@@ -352,14 +352,16 @@ def test_a_page_on_a_foreign_origin_is_refused(live_server, tenant_a, quaxland_b
         assert page.statuses("/v1/chat", "POST") == [403]
         assert page.js(f"{ROOT}.querySelectorAll('.msg.bot:not(.note)').length") == 0
         with tenant_context(tenant_a.tenant):
-            assert not Chat.objects.filter(publishable_key_id=key.id).exists()
+            assert not Chat.objects.filter(publishable_key_id=key["id"]).exists()
 
 
 def test_the_hosted_page_chats_and_shows_streamed_errors(live_server, tenant_a, quaxland_bot, fake_llm):
-    key, raw_key = _key(tenant_a, quaxland_bot, [])
+    key = _key(tenant_a, quaxland_bot, [])
+    share = urlsplit(key["share_url"])  # <base>/c/<key id>#<key>, here on the test client's host
+    assert (share.path, share.fragment) == (f"/c/{key['id']}", key["key"])
     with Browser(width=1100, height=800) as browser:
         page = Page(browser)
-        page.goto(f"{live_server.url}/c/{key.id}#{raw_key}")
+        page.goto(f"{live_server.url}{share.path}#{share.fragment}")
         page.widget_ready(".panel")
 
         # Given the full-page chat (no bubble), styled although the page's CSP forbids inline styles
@@ -404,8 +406,8 @@ def test_screenshot_for_the_readme(live_server, tenant_a, fake_llm, fresh_counte
     for name, content in TOURS.items():
         ingest_text(tenant_a.tenant, bot, name=name, content=content, capture=django_capture_on_commit_callbacks)
     with website() as (shop, pages), Browser(width=1200, height=780) as browser:
-        _, raw_key = _key(tenant_a, bot, [shop])
-        pages["/"] = shop_page(f"{live_server.url}/widget.js", raw_key)
+        key = _key(tenant_a, bot, [shop])
+        pages["/"] = shop_page(f"{live_server.url}/widget.js", key["key"])
         page = Page(browser)
         page.goto(shop + "/")
         page.widget_ready(".bubble")
