@@ -155,7 +155,8 @@ class Page:
         self.browser._call("Input.insertText", {"text": text})
 
     def ask(self, question: str) -> None:
-        """Type into the focused message box and press Enter, as a user does."""
+        """Type into the focused message box and press Enter, as a user does — right after the previous answer
+        finished (the widget takes the next question at once, while the old connection may still be closing)."""
         self.wait(f"{ROOT}.activeElement && {ROOT}.activeElement.id === 'input'", what="the message box focused")
         self.type(question)
         self.press("Enter", 13)

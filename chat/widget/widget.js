@@ -428,8 +428,14 @@ border-radius:10px;padding:8px 10px;max-height:140px}
       ui.log.setAttribute("aria-busy", "true"); // screen readers read the answer once, when it is complete
       this.say("Answering…");
       let finished = false;
+      const release = () => { // on `done`/`error`, not when the connection closes: the next question can go at once
+        this.busy = false;
+        ui.send.disabled = false;
+        ui.log.removeAttribute("aria-busy");
+      };
       const fail = (message) => {
         finished = true;
+        release();
         if (answer.text()) answer.finish(null);
         else answer.node.remove();
         this.note(message, true);
@@ -443,6 +449,7 @@ border-radius:10px;padding:8px 10px;max-height:140px}
         else if (name === "error") fail(detailOf(payload, "an error"));
         else if (name === "done") {
           finished = true;
+          release();
           if (payload.chat_id) { this.chatId = payload.chat_id; session.set(this.slot_, payload.chat_id); }
           answer.finish(payload);
           this.say("Answer ready.");
@@ -464,12 +471,7 @@ border-radius:10px;padding:8px 10px;max-height:140px}
           }
         })
         .then(() => { if (!finished) fail("The answer was interrupted. Please try again."); })
-        .catch((e) => { if (!finished) fail(e instanceof TypeError ? UNREACHABLE : e.message); })
-        .finally(() => {
-          this.busy = false;
-          ui.send.disabled = false;
-          ui.log.removeAttribute("aria-busy");
-        });
+        .catch((e) => { if (!finished) fail(e instanceof TypeError ? UNREACHABLE : e.message); });
     }
   }
   customElements.define("minirag-chat", MiniragChat);
