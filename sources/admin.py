@@ -1,9 +1,10 @@
 """Each tenant's sources in the operator console, with re-ingest and deactivate actions (via the services), plus
 the cross-tenant pieces in sources.console (the tenants list's columns, the failed & stuck page).
 
-The list searches names, external ids and errors and filters by bot, status, type and activity; its query count
-does not grow with the tenant's sources (sources/tests/test_console_sources.py, bench/console.py). A source's page
-shows what the bot knows from it, a page of chunks at a time (sources.console_source).
+The list searches names, external ids and errors (the tenant's message and the operator-only detail) and filters
+by bot, status, type and activity; its query count does not grow with the tenant's sources
+(sources/tests/test_console_sources.py, bench/console.py). A source's page shows why it failed and what the bot
+knows from it, a page of chunks at a time (sources.console_source).
 """
 
 from django.contrib import admin, messages
@@ -24,9 +25,9 @@ class SourceAdmin(FailedAndStuckPage, TenantScopedAdmin):
     list_display = ["source", "bot_profile", "source_type", "state", "chunk_count", "short_error", "is_active",
                     "updated_at"]  # fmt: skip
     list_filter = ["bot_profile", "status", "source_type", "is_active"]
-    search_fields = ["name", "external_id", "error_message"]
+    search_fields = ["name", "external_id", "error_message", "error_detail"]
     list_select_related = ["bot_profile"]
-    exclude = ["ingest_token", "content"]
+    exclude = ["ingest_token", "content", "error_detail"]  # the detail is in the page's "Why it failed" box
     actions = ["reingest", "deactivate"]
     list_per_page = 50
     change_form_template = "admin/sources/source/change_form.html"

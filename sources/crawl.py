@@ -38,7 +38,7 @@ from sources.models import IngestStage, Source, SourceStatus, SourceType
 from sources.pipeline.crawl import Crawler, CrawlLog, Page
 from sources.pipeline.crawl_site import CrawlOptionsError, parse_crawl_options
 from sources.pipeline.extract import ExtractionError, decode_text
-from sources.pipeline.runs import Lease, fail_source, notify_listeners, report_progress
+from sources.pipeline.runs import Lease, fail_source, failure_detail, notify_listeners, report_progress
 from sources.services.ingestion import source_ingest
 from sources.services.update import source_delete
 from usage.services import quota_check
@@ -86,7 +86,7 @@ def run_crawl(*, source_id: str, token: str | None = None, trigger: str = "manua
             return _finish(parent, token, tally, log, started)
     except Exception as error:  # noqa: BLE001 - any failure fails the crawl; a killed worker is the sweeper's
         message = _failure_message(source_id, error)
-        fail_source(parent, token, message)
+        fail_source(parent, token, message, detail=failure_detail(error))
         return "error"
 
 
@@ -103,11 +103,11 @@ def _claim(source_id: str, token: str | None) -> tuple[Source, str] | str:
         token = token or str(uuid.uuid4())
         parent.ingest_token = token
         parent.status, parent.stage, parent.progress = SourceStatus.PROCESSING, IngestStage.CRAWLING, 0
-        parent.error_message = None
+        parent.error_message, parent.error_detail = None, ""
         parent.processing_started_at = parent.heartbeat_at = timezone.now()
         parent.save(
             update_fields=[
-                "ingest_token", "status", "stage", "progress", "error_message", "processing_started_at",
+                "ingest_token", "status", "stage", "progress", "error_message", "error_detail", "processing_started_at",
                 "heartbeat_at", "updated_at",
             ]
         )  # fmt: skip
@@ -228,7 +228,7 @@ def _finish(parent: Source, token: str, tally: Tally, log: CrawlLog, started: fl
         return "error"
     with transaction.atomic():
         updated = Source.objects.filter(pk=parent.pk, ingest_token=token, is_active=True).update(
-            status=SourceStatus.READY, stage=IngestStage.DONE, progress=100, error_message=None,
+            status=SourceStatus.READY, stage=IngestStage.DONE, progress=100, error_message=None, error_detail="",
             processing_started_at=None, heartbeat_at=None, last_refreshed_at=timezone.now(), crawl_report=report,
             updated_at=timezone.now(),
         )  # fmt: skip

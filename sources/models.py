@@ -62,6 +62,10 @@ class Source(models.Model):
     document_count = models.PositiveIntegerField(default=0)
     chunk_count = models.PositiveIntegerField(default=0)
     error_message = models.CharField(max_length=2000, null=True, blank=True)  # noqa: DJ001 - nullable in the API
+    # The failure's real cause for operators (exception type and text, a provider's words, where it was raised),
+    # with anything key-like masked. Shown on the console's source page; never serialized by the API, whose
+    # `error_message` is the text safe for tenants. Cleared when a run starts or succeeds.
+    error_detail = models.TextField(blank=True, default="")
     is_active = models.BooleanField(default=True)
     # The client's stable key for this source (a file's relative path, a URL, an id in another system): a create
     # or upload carrying a key an active source of the bot already has updates that source instead. Unique per

@@ -3,7 +3,8 @@
 Callers send texts in batches (`embed_batch`, EMBEDDING_BATCH_SIZE texts each). A batch that fails with a rate
 limit (429), a provider error (5xx) or a dropped connection is retried — that batch only; finished batches are
 kept — with exponential backoff that honours the provider's `Retry-After`. Every failure ends as an EmbeddingError
-whose message is fixed and key-free (the provider's text never reaches users or logs).
+whose message is fixed and key-free (the provider's text never reaches users or logs); its `detail` keeps the
+provider's own words for operators (Source.error_detail), with anything key-like masked (minirag.redaction).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from django.conf import settings
 from minirag.integrations import retry
 from minirag.integrations.llm import guarded_call, install_outbound_guard
 from minirag.netguard import UnsafeURLError, check_url
+from minirag.redaction import redact
 
 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 
@@ -27,11 +29,25 @@ logger = logging.getLogger("minirag.embeddings")
 
 BACKOFF_BASE_SECONDS = 1.0
 BACKOFF_MAX_SECONDS = 60.0
+PROVIDER_DETAIL_CHARS = 500  # of the provider's message kept in `EmbeddingError.detail`
 _sleep = time.sleep  # replaced in tests
 
 
 class EmbeddingError(Exception):
-    """The embedding provider failed; `str(error)` is safe to show to the user."""
+    """The embedding provider failed; `str(error)` is safe to show to the user. `detail` is for operators only:
+    what the provider said (redacted, capped), or "" when the failure was ours."""
+
+    def __init__(self, message: str, *, detail: str = ""):
+        super().__init__(message)
+        self.detail = detail
+
+
+def provider_detail(error: Exception) -> str:
+    """The provider's failure as an operator should read it: the exception's type, the HTTP status and the
+    provider's message with anything key-like masked, at most PROVIDER_DETAIL_CHARS of it."""
+    status = retry.status_of(error)
+    said = redact(" ".join(str(error).split()), limit=PROVIDER_DETAIL_CHARS)
+    return f"{type(error).__name__}" + (f" (HTTP {status})" if status else "") + (f": {said}" if said else "")
 
 
 @dataclass(frozen=True)
@@ -140,7 +156,7 @@ def embed_batch(config: EmbeddingConfig, texts: Sequence[str], *, max_retries: i
             status = retry.status_of(error)
             if attempt >= retries or not _is_retryable(error):
                 logger.warning("embedding failed: %s (status %s), attempt %d", type(error).__name__, status, attempt)
-                raise EmbeddingError(_message_for(error)) from None
+                raise EmbeddingError(_message_for(error), detail=provider_detail(error)) from None
             delay = backoff_delay(attempt, retry.retry_after(error))
             logger.info("embedding batch failed (%s, status %s); retry %d in %.2fs",
                         type(error).__name__, status, attempt + 1, delay)  # fmt: skip

@@ -16,8 +16,9 @@ streaming, usage parsing, error mapping — is exercised.
   words it contains), best first, ``top_n`` kept; ``meta.billed_units.search_units`` is 1.
 - Real models (benchmarks): ``embedder`` (texts → vectors) and ``reranker`` ((query, documents) → scores), when
   set, answer instead of the hashed vectors and the word overlap.
-- Failures: ``fail_next(n, status=429, retry_after=2)`` makes the next ``n`` calls fail with that status;
-  ``fail_next(n, sleep=5)`` makes them hang (a client timeout shorter than that times out).
+- Failures: ``fail_next(n, status=429, retry_after=2)`` makes the next ``n`` calls fail with that status (and
+  ``message=`` as the provider's error text); ``fail_next(n, sleep=5)`` makes them hang (a client timeout shorter
+  than that times out).
 - ``delay`` (seconds before answering) and ``chunk_delay`` (seconds between stream chunks) slow it down;
   ``break_stream_after`` drops the connection after that many content chunks; ``stream_garbage =
   (content_type, body)`` answers every ``stream=true`` call with status 200 and that raw body instead.
@@ -126,11 +127,21 @@ class FakeOpenAI:
             self.reranker: Callable[[str, list[str]], list[float]] | None = None
 
     def fail_next(
-        self, n: int = 1, *, status: int = 500, retry_after: float | None = None, sleep: float | None = None
+        self,
+        n: int = 1,
+        *,
+        status: int = 500,
+        retry_after: float | None = None,
+        sleep: float | None = None,
+        message: str | None = None,
     ) -> None:
-        """The next ``n`` calls fail with ``status`` (or hang ``sleep`` seconds first, then fail)."""
+        """The next ``n`` calls fail with ``status`` (or hang ``sleep`` seconds first, then fail); ``message`` is
+        the error body's ``error.message`` (by default one that quotes a fake key)."""
+        failure = {"status": status, "retry_after": retry_after, "sleep": sleep}
+        if message is not None:
+            failure["message"] = message
         with self._lock:
-            self._failures.extend(Failure(status=status, retry_after=retry_after, sleep=sleep) for _ in range(n))
+            self._failures.extend(Failure(**failure) for _ in range(n))
 
     def _take_failure(self) -> Failure | None:
         with self._lock:

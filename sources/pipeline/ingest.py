@@ -44,6 +44,7 @@ from sources.pipeline.runs import (
     Lease,
     discard_document,
     fail_source,
+    failure_detail,
     notify_listeners,
     record_embedding_usage,
     report_progress,
@@ -117,26 +118,28 @@ def run_ingestion(*, source_id: str, token: str | None = None, trigger: str = "m
         with Lease(source_id=str(source.pk), token=token):
             outcome = _ingest(source, token, previous_status)
     except Exception as error:  # noqa: BLE001 - any failure fails the source; a killed worker is the sweeper's
-        message = _failure_message(source_id, error)
-        fail_source(source, token, message)
+        message, detail = _failure_message(source_id, error)
+        fail_source(source, token, message, detail=detail)
         return Outcome("error", message=message)
     logger.info("ingest %s finished: %s (%d chunks)", source_id, outcome.status, outcome.chunk_count)
     return outcome
 
 
-def _failure_message(source_id: str, error: Exception) -> str:
-    """What the user reads in `error_message`: our own errors as they are, never an internal one (logged)."""
+def _failure_message(source_id: str, error: Exception) -> tuple[str, str]:
+    """(what the tenant reads in `error_message`, the real cause for operators in `error_detail`). The message:
+    our own errors as they are, never an internal one (that one is logged with its traceback)."""
+    detail = failure_detail(error)
     if isinstance(error, SoftTimeLimitExceeded):
         return (
             f"Ingestion took longer than {settings.INGEST_SOFT_TIME_LIMIT_SECONDS} s and was stopped; "
             "split the source or try again"
-        )
+        ), detail
     if isinstance(error, IngestError | ExtractionError | embeddings.EmbeddingError | KnowledgeIndexError):
-        return str(error)
+        return str(error), detail
     if isinstance(error, UnsafeURLError):
-        return f"Refused: {error}"
+        return f"Refused: {error}", detail
     logger.error("ingest %s crashed", source_id, exc_info=error)
-    return "Ingestion failed because of an internal error; try again later"
+    return "Ingestion failed because of an internal error; try again later", detail
 
 
 def _ingest(source: Source, token: str, previous_status: str) -> Outcome:
@@ -191,11 +194,11 @@ def claim(source_id: str, token: str | None) -> tuple[Source, str] | Outcome:
         source.status = SourceStatus.PROCESSING
         source.stage = IngestStage.EXTRACTING
         source.progress = 5
-        source.error_message = None
+        source.error_message, source.error_detail = None, ""
         source.processing_started_at = source.heartbeat_at = timezone.now()
         source.save(
             update_fields=[
-                "ingest_token", "status", "stage", "progress", "error_message", "processing_started_at",
+                "ingest_token", "status", "stage", "progress", "error_message", "error_detail", "processing_started_at",
                 "heartbeat_at", "updated_at",
             ]
         )  # fmt: skip
@@ -369,12 +372,14 @@ def publish(version: NewVersion) -> bool:
         locked.document_count, locked.chunk_count = 1, chunk_count
         locked.content_hash, locked.index_signature = document.content_hash, version.signature
         locked.error_message = locked.processing_started_at = locked.heartbeat_at = None
+        locked.error_detail = ""
         locked.last_refreshed_at = timezone.now()
         # Only what changed: the row also holds the source's content (megabytes for a big text source).
         locked.save(
             update_fields=[
                 "current_document", "status", "stage", "progress", "document_count", "chunk_count", "content_hash",
-                "index_signature", "error_message", "processing_started_at", "last_refreshed_at", "heartbeat_at",
+                "index_signature", "error_message", "error_detail", "processing_started_at", "last_refreshed_at",
+                "heartbeat_at",
                 "updated_at",
             ]
         )  # fmt: skip
@@ -395,6 +400,7 @@ def publish_unchanged(source: Source, token: str) -> Outcome:
             stage=IngestStage.DONE,
             progress=100,
             error_message=None,
+            error_detail="",
             processing_started_at=None,
             last_refreshed_at=timezone.now(),
             updated_at=timezone.now(),

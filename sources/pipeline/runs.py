@@ -5,19 +5,24 @@ embedding usage it spent, and the removal of what a failed or dead run left.
   the stuck-source sweeper (`fail_dead_run`) fails the source once it lapsed.
 - Progress goes to listeners at once (`manage.py ingest` draws its bars from them) and to the database at most
   every PROGRESS_WRITE_INTERVAL_SECONDS.
-- A failure is written only by the run that still owns the source (its token), and emits `source.failed`.
+- A failure is written only by the run that still owns the source (its token), and emits `source.failed`. It has
+  two texts: `error_message`, safe for the tenant (the API shows it), and `error_detail`, the real cause for
+  operators (the console's source page; never serialized by the API), with anything key-like masked.
 """
 
 import logging
 import threading
 import time
+import traceback
 from collections.abc import Callable
+from pathlib import Path
 
 from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
 
 from minirag import events
+from minirag.redaction import redact
 from sources.index import get_index
 from sources.models import Document, Source, SourceStatus
 from usage.services import usage_record
@@ -29,6 +34,8 @@ progress_listeners: list[Callable[[str, str, int], None]] = []
 
 PROGRESS_WRITE_INTERVAL_SECONDS = 0.5
 _last_progress_write: dict[str, float] = {}
+
+DETAIL_CHARS = 2000  # of `error_detail`
 
 
 # --- liveness ---------------------------------------------------------------------------------------------
@@ -99,8 +106,9 @@ def notify_listeners(source_id: str, stage: str, progress: int) -> None:
 # --- failure ----------------------------------------------------------------------------------------------
 
 
-def fail_source(source: Source, token: str | None, message: str) -> bool:
-    """Mark the run failed (only if it still owns the source) and emit `source.failed`."""
+def fail_source(source: Source, token: str | None, message: str, *, detail: str = "") -> bool:
+    """Mark the run failed (only if it still owns the source) and emit `source.failed`. `message` is what the
+    tenant reads; `detail` (operators only, redacted here again) replaces the previous run's, even when empty."""
     message = message.strip()[:2000] or "Ingestion failed"
     queryset = Source.objects.filter(pk=source.pk)
     if token:
@@ -111,6 +119,7 @@ def fail_source(source: Source, token: str | None, message: str) -> bool:
             stage=None,
             progress=0,
             error_message=message,
+            error_detail=redact(detail.strip(), limit=DETAIL_CHARS),
             processing_started_at=None,
             heartbeat_at=None,
             updated_at=timezone.now(),
@@ -118,6 +127,31 @@ def fail_source(source: Source, token: str | None, message: str) -> bool:
         if updated:
             events.emit(events.SOURCE_FAILED, {"source_id": str(source.pk), "error": message[:500]})
     return bool(updated)
+
+
+def failure_detail(error: BaseException) -> str:
+    """The real cause for operators: `Type: message`, what a provider said (an EmbeddingError's `detail`), and
+    where it was raised (the last traceback frame, `path:line`). Redacted and capped by `fail_source`."""
+    text = str(error)
+    detail = f"{type(error).__name__}: {text}" if text else type(error).__name__
+    provider = getattr(error, "detail", "")
+    if isinstance(provider, str) and provider:
+        detail += f" — provider: {provider}"
+    frames = traceback.extract_tb(error.__traceback__) if error.__traceback__ else []
+    if frames:
+        detail += f" (at {_short_path(frames[-1].filename)}:{frames[-1].lineno})"
+    return detail
+
+
+def _short_path(filename: str) -> str:
+    """Relative to the project for our code, the last two parts for a library's (`pypdf/_reader.py`)."""
+    path = Path(filename)
+    if "site-packages" not in path.parts:
+        try:
+            return str(path.resolve().relative_to(Path(settings.BASE_DIR).resolve()))
+        except ValueError:
+            pass
+    return "/".join(path.parts[-2:])
 
 
 def fail_dead_run(source: Source, message: str) -> bool:
@@ -128,10 +162,18 @@ def fail_dead_run(source: Source, message: str) -> bool:
         if locked is None:
             return False
         retire_leftovers(locked)
-        if not fail_source(locked, None, message):
+        detail = (
+            f"The run's lease lapsed: started {_when(locked.processing_started_at)}, last heartbeat "
+            f"{_when(locked.heartbeat_at)} (the worker died or stopped renewing it)"
+        )
+        if not fail_source(locked, None, message, detail=detail):
             return False
         Source.objects.filter(pk=locked.pk).update(ingest_token=None)
     return True
+
+
+def _when(moment) -> str:
+    return moment.strftime("%Y-%m-%d %H:%M:%S UTC") if moment else "never"
 
 
 def record_embedding_usage(source: Source, model: str, tokens: int, reported: bool) -> None:
