@@ -1,9 +1,14 @@
-"""The site crawler against real local HTTP servers (http.server in threads on 127.0.0.1 and 127.0.0.2): a site
-of 60+ pages with links, a robots.txt, a sitemap, off-site links, redirects, duplicates and a dead link.
+"""The site crawler against real local HTTP servers (http.server in threads, each on its own random loopback
+address): a site of 60+ pages with links, a robots.txt, a sitemap, off-site links, redirects, duplicates and a
+dead link.
 
 The private-network allowance is the operator's setting (MINIRAG_ALLOW_PRIVATE_NETWORK), turned on per test.
-Rates are measured on the server side: the time each request arrived."""
+Rates are measured on the server side: the time each request arrived. Counts and gaps are about the crawler's
+requests only: a site gets an address of its own (not 127.0.0.1, where other test processes on the machine open
+and close servers whose ephemeral ports a site could reuse) and records only requests carrying MiniRAG's
+User-Agent (anything else lands in `strays`)."""
 
+import random
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -15,6 +20,7 @@ import pytest
 from sources import services
 from sources.models import Source, SourceStatus, SourceType
 from sources.pipeline import crawl_site
+from sources.pipeline.fetch import USER_AGENT
 from sources.retrieval import retrieve
 from sources.tests.factories import SourceFactory
 
@@ -38,17 +44,34 @@ def page_text(section: int, number: int, version: str = "first") -> str:
     )
 
 
-class LocalSite:
-    """A website on a loopback address that records every request it gets: (arrival time, path)."""
+_TAKEN_ADDRESSES: set[str] = set()
 
-    def __init__(self, host: str = "127.0.0.1"):
+
+def loopback_address() -> str:
+    """A loopback address no other site of this session has had (127.0.0.0/8 is all loopback on Linux)."""
+    while True:
+        host = f"127.{random.randint(1, 254)}.{random.randint(0, 255)}.{random.randint(1, 254)}"
+        if host not in _TAKEN_ADDRESSES:
+            _TAKEN_ADDRESSES.add(host)
+            return host
+
+
+class LocalSite:
+    """A website on a loopback address of its own that records the crawler's requests: (arrival time, path)."""
+
+    def __init__(self, host: str | None = None):
+        host = host or loopback_address()
         self.routes: dict[str, tuple[int, dict[str, str], bytes]] = {}
         self.hits: list[tuple[float, str]] = []
+        self.strays: list[tuple[str, str]] = []  # (path, User-Agent) of requests that were not the crawler's
         site = self
 
         class Handler(BaseHTTPRequestHandler):
             def do_GET(self):
-                site.hits.append((time.monotonic(), self.path))
+                if self.headers.get("User-Agent") == USER_AGENT:
+                    site.hits.append((time.monotonic(), self.path))
+                else:
+                    site.strays.append((self.path, self.headers.get("User-Agent", "")))
                 status, headers, body = site.routes.get(self.path, (404, {"Content-Type": "text/plain"}, b"nope"))
                 self.send_response(status)
                 for name, value in headers.items():
@@ -128,7 +151,7 @@ def build_docs_site(site: LocalSite, offsite: str) -> None:
 
 @pytest.fixture
 def offsite():
-    server = LocalSite("127.0.0.2")
+    server = LocalSite()
     server.page("/offsite-page", html_page("Partner", "A partner's page."))
     yield server
     server.stop()
