@@ -130,9 +130,7 @@ def measure_overhead(tenant, bot, samples: int) -> dict[str, list[float]]:
                 completion_tokens=completion.completion_tokens,
                 latency_ms=completion.latency_ms,
             )
-            services.turn_finish(
-                turn=turn, generated=generated, chunks=chunks, sources=answering.plan_sources(plan)
-            )
+            services.turn_finish(turn=turn, generated=generated, chunks=chunks, sources=answering.plan_sources(plan))
             t5 = time.perf_counter()
             assert chunks, "retrieval found nothing"
             if index < 3:

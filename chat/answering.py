@@ -41,6 +41,10 @@ from minirag.errors import DomainError, ServiceUnavailable, UpstreamError
 from minirag.integrations import llm
 from sources.pipeline import lexical
 from sources.pipeline.chunking import section_at
+from sources.pipeline.ingest import effective_embedding_model
+from sources.retrieval import retrieve
+from usage.models import UsageKind
+from usage.services import usage_record
 
 logger = logging.getLogger("minirag.chat")
 
@@ -174,8 +178,6 @@ def recent_user_turns(history: Sequence[HistoryItem]) -> str:
 
 def condensed_question(*, bot: Any, message: str, history: Sequence[HistoryItem]) -> str | None:
     """The follow-up rewritten as a standalone question by the bot's model (None when the call fails)."""
-    from usage.models import UsageKind
-    from usage.services import usage_record
 
     window = [
         {"role": item.role, "content": item.content[:2000]} for item in list(history)[-2 * FOLLOW_UP_CONTEXT_TURNS :]
@@ -202,8 +204,6 @@ def condensed_question(*, bot: Any, message: str, history: Sequence[HistoryItem]
 
 
 def _retrieve(bot: Any, text: str) -> list[Any]:
-    from sources.retrieval import retrieve
-
     try:
         return list(retrieve(bot=bot, query=text))
     except DomainError:
@@ -243,8 +243,6 @@ def answer_plan(*, bot: Any, message: str, history: Sequence[HistoryItem] = ()) 
 
 
 def _has_dense_leg(bot: Any) -> bool:
-    from sources.pipeline.ingest import effective_embedding_model
-
     return bool(effective_embedding_model(bot))
 
 

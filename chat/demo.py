@@ -11,8 +11,12 @@ from dataclasses import dataclass
 
 from django.conf import settings
 
+from bots.models import BotProfile
+from bots.services import bot_create
 from minirag.integrations.llm import EXTRACTIVE_MODEL
 from minirag.tenancy import tenant_context
+from sources.models import Source, SourceStatus
+from sources.services import source_create, source_run_ingestion, source_update
 
 BOT_DEFAULT_MODEL = "gpt-4o-mini"  # what .env.example ships; without a key it cannot answer
 DEMO_BOT_NAME = "MiniRAG guide"
@@ -119,10 +123,6 @@ class DemoBot:
 
 def demo_bot_ensure(*, tenant) -> DemoBot:
     """Create the demo bot and its ingested sources in `tenant` if missing (idempotent); ingest synchronously."""
-    from bots.models import BotProfile
-    from bots.services import bot_create
-    from sources.models import Source, SourceStatus
-    from sources.services import source_create, source_run_ingestion, source_update
 
     with tenant_context(tenant):
         bot = BotProfile.objects.filter(name=DEMO_BOT_NAME).first()

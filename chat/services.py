@@ -26,6 +26,7 @@ from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
+from bots.selectors import bot_get
 from chat import selectors
 from chat.answering import Generated, answer_plan, chat_answer, llm_config_for, model_for, usage_payload
 from chat.models import TITLE_MAX_CHARS, Chat, Feedback, Message, MessageRole
@@ -78,7 +79,6 @@ class Reply:
 
 def bot_for_chat(*, bot_id) -> Any:
     """The tenant's active bot, or NotFound("Bot profile not found or inactive")."""
-    from bots.selectors import bot_get
 
     try:
         return bot_get(bot_id=bot_id, active_only=True)
@@ -310,7 +310,6 @@ def chat_title_generate(*, chat_id) -> Chat:
     Raises UpstreamError on provider failure (the fallback title — the first 100 characters — stays).
     """
     chat = selectors.chat_get(chat_id=chat_id)
-    from bots.selectors import bot_get
 
     bot = bot_get(bot_id=chat.bot_profile_id)
     if model_for(bot) == llm.EXTRACTIVE_MODEL:

@@ -10,11 +10,13 @@ wheel) on 127.0.0.1 with its data under `var/redis`. `make run` publishes both i
 `manage.py` in another terminal uses them (minirag/runtime.py).
 """
 
+import json
 import os
 import secrets
 import shlex
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
@@ -233,9 +235,7 @@ def beat_command() -> list[str]:
 def wait_until_ready(port: int, processes: dict[str, subprocess.Popen], broker_url: str, timeout: float = 90) -> str:
     """Wait until the web server accepts connections, the worker answers a ping and beat has written its
     heartbeat, so "up" means up. Returns what is still missing ("" when all is ready)."""
-    import json
-    import socket
-
+    # celery and redis: only when waiting (ensure_demo imports this module for shown_path)
     from celery import Celery
 
     control = Celery("minirag-launcher", broker=broker_url).control

@@ -9,10 +9,14 @@ has recorded, and only the schemas that miss some are migrated (`migrate_pending
 """
 
 import argparse
+import os
 import sys
 import time
 
+import django
+from django.core.management import call_command
 from django.db import connection
+from django.db.migrations.loader import MigrationLoader
 
 # Schemas compared per query: each holds a lock on its django_migrations until the transaction ends, and
 # max_locks_per_transaction (64 x max_connections lock slots) is shared by the whole server.
@@ -21,8 +25,7 @@ SCHEMAS_PER_QUERY = 500
 
 def tenant_migration_keys() -> set[tuple[str, str]]:
     """(app, name) of every migration of the tenant apps, read from disk (no database)."""
-    from django.db.migrations.loader import MigrationLoader
-
+    # django-tenants reads the settings when imported; `python -m minirag.startup --help` must work without them
     from minirag.tenancy import tenant_app_labels
 
     labels = set(tenant_app_labels())
@@ -33,7 +36,7 @@ def tenant_migration_keys() -> set[tuple[str, str]]:
 def schemas_missing_migrations(expected: set[tuple[str, str]] | None = None) -> list[str]:
     """Tenant schemas that lack at least one of the `expected` migrations (default: every tenant-app migration
     on disk), or their django_migrations table. One catalog query plus one query per 500 schemas."""
-    from django_tenants.utils import get_public_schema_name, get_tenant_model
+    from django_tenants.utils import get_public_schema_name, get_tenant_model  # see tenant_migration_keys
 
     Tenant = get_tenant_model()
     expected = tenant_migration_keys() if expected is None else expected
@@ -106,10 +109,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--migrate-only", action="store_true")
     options = parser.parse_args(argv)
 
-    import django
-
     django.setup()
-    from django.core.management import call_command
 
     def log(message: str) -> None:
         print(f"[minirag] {message}", flush=True)
@@ -130,7 +130,5 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    import os
-
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "minirag.settings")
     sys.exit(main())

@@ -5,6 +5,7 @@ import secrets
 from dataclasses import dataclass
 
 from django.conf import settings
+from django.contrib.auth.hashers import check_password, make_password
 from django.db import IntegrityError, transaction
 from rest_framework_simplejwt.exceptions import TokenError
 from rest_framework_simplejwt.tokens import RefreshToken
@@ -45,8 +46,6 @@ def _issue_jwt_pair(user: User) -> tuple[str, str]:
 
 
 def _burn_password_check(password: str) -> None:
-    from django.contrib.auth.hashers import check_password, make_password
-
     dummy = _DUMMY_PASSWORD_HASH_CACHE.setdefault("hash", make_password("not-a-real-password"))
     check_password(password, dummy)
 

@@ -287,12 +287,12 @@ def test_tenant_b_cannot_continue_a_chat_of_tenant_a(tenant_a, tenant_b):
 
 
 def test_retrieval_failure_is_503_without_raw_text_and_keeps_the_message(tenant_a, llm_bot, monkeypatch):
-    import sources.retrieval
+    import chat.answering
 
     def broken(**kwargs):
         raise RuntimeError("qdrant exploded at /var/secret/path")
 
-    monkeypatch.setattr(sources.retrieval, "retrieve", broken)
+    monkeypatch.setattr(chat.answering, "retrieve", broken)
     client = tenant_a.client()
 
     response = _chat(client, llm_bot, "retrieve please")

@@ -16,6 +16,7 @@ import socket
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
+from minirag.celery import BEAT_HEARTBEAT_SECONDS, app, read_beat_heartbeat
 from tenants.management.commands.doctor import WORKER_QUEUES
 
 ANSWER_TIMEOUT_SECONDS = 5.0
@@ -24,14 +25,10 @@ ANSWER_TIMEOUT_SECONDS = 5.0
 def beat_heartbeat_max_age() -> float:
     """How old beat's heartbeat may be: beat wakes at least every CELERY_BEAT_MAX_LOOP_INTERVAL seconds and then
     writes it if the last one is BEAT_HEARTBEAT_SECONDS old; twice that leaves room for a slow tick."""
-    from minirag.celery import BEAT_HEARTBEAT_SECONDS
-
     return 2 * (settings.CELERY_BEAT_MAX_LOOP_INTERVAL + BEAT_HEARTBEAT_SECONDS)
 
 
 def worker_problem(node: str, *, timeout: float) -> str | None:
-    from minirag.celery import app
-
     try:
         replies = app.control.inspect(destination=[node], timeout=timeout).active_queues() or {}
     except Exception as error:  # noqa: BLE001 - an unreachable broker is an unhealthy worker, said in one line
@@ -46,8 +43,6 @@ def worker_problem(node: str, *, timeout: float) -> str | None:
 
 
 def beat_problem(host: str) -> str | None:
-    from minirag.celery import read_beat_heartbeat
-
     try:
         beat = read_beat_heartbeat()
     except Exception as error:  # noqa: BLE001
