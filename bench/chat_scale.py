@@ -1,6 +1,7 @@
 """Chat overhead without the LLM at scale, on the PostgreSQL knowledge index, through the real HTTP API.
 
     .venv/bin/python bench/chat_scale.py [--sizes 1000,10000,100000] [--hybrid 100000] [--tenants 1000]
+                                         [--compare CANDIDATE_FACTOR=4,8 --compare FEEDBACK_DOCS=0,5]
                                          [--big 100000] [--samples 50] [--out results.json]
 
 Starts its own embedded PostgreSQL 18 + pgvector in a temporary directory (tuned: shared_buffers 512MB,
@@ -15,7 +16,8 @@ assistant message + usage + counters), so its latency is chat's own overhead.
    one client, a different 5–10 word question per request.
 2. `--hybrid N`: a tenant with N chunks that also have 384-d random unit vectors (pgvector, HNSW); the bot
    embeds the question with the fake OpenAI-compatible server (minirag/tests/fake_openai.py, in this process
-   on 127.0.0.1, model openai/fake-embed-384): dense + BM25 fused with RRF.
+   on 127.0.0.1, model openai/fake-embed-384): dense + BM25 fused with RRF. `--compare KNOB=A,B` then times
+   retrieve() in process with each value of a ranking knob of sources.index.postgres (rounds A B A B).
 3. `--tenants T --big B`: the size tenants are dropped; T-1 small tenants of ~(1M - B)/(T-1) chunks are
    created, a small tenant is measured, then a big tenant of B chunks is added (≈1M chunks in the instance)
    and the same small tenant is measured again (three rounds each, and one round where every request
@@ -180,6 +182,14 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--sizes", default="1000,10000,100000")
     parser.add_argument("--hybrid", type=int, default=100_000, help="chunks of the hybrid tenant (0: skip)")
+    parser.add_argument(
+        "--compare",
+        action="append",
+        default=[],
+        metavar="KNOB=A,B",
+        help="e.g. CANDIDATE_FACTOR=4,8 or FEEDBACK_DOCS=0,5 (sources.index.postgres): on the hybrid tenant, "
+        "retrieve() in process with each value, rounds alternating A B A B; repeatable",
+    )
     parser.add_argument("--tenants", type=int, default=1000, help="tenants of the 1M-chunk instance (0: skip)")
     parser.add_argument("--big", type=int, default=100_000, help="chunks of the big tenant in that instance")
     parser.add_argument("--instance-chunks", type=int, default=1_000_000)
@@ -278,6 +288,12 @@ def run(args, sizes, results, save, database, media) -> int:
             embed = embed_timings(tenant, bot, questions)
             entry["query_embedding"] = embed
             log(f"   query embedding alone (fake server over HTTP through LiteLLM): {fmt(embed)}")
+            for comparison in args.compare:
+                knob, values = comparison.split("=", 1)
+                numbers = [float(value) if "." in value else int(value) for value in values.split(",")]
+                entry.setdefault("comparisons", {})[knob] = compare_knob(
+                    tenant, bot, questions, knob, numbers, groups, explain_dir=args.explain_dir
+                )
             save()
             size_tenants.append(tenant)
 
@@ -290,6 +306,43 @@ def run(args, sizes, results, save, database, media) -> int:
         fake.stop()
     save()
     return 0
+
+
+def compare_knob(tenant, bot, questions: list[str], knob: str, values: list, groups, *, explain_dir: str = "",
+                 rounds: int = 4) -> dict:  # fmt: skip
+    """retrieve() with each value of one ranking knob of the PostgreSQL index, in rounds A B A B … so that the
+    machine's noise hits all values alike; EXPLAIN of one question per value into `explain_dir`."""
+    from sources.index import postgres
+
+    shipped = getattr(postgres, knob)
+    timings = {value: {"retrieve": [], "statement": [], "cpu": []} for value in values}
+    try:
+        for _ in range(rounds):
+            for value in values:
+                setattr(postgres, knob, value)
+                with CpuMeter(groups) as meter:
+                    measured = measure_in_process(tenant, bot, questions)
+                timings[value]["retrieve"] += measured["retrieve"]
+                timings[value]["statement"] += measured["statement"]
+                timings[value]["cpu"].append(meter.summary())
+        for value in values:
+            setattr(postgres, knob, value)
+            plan = explain(tenant, bot, questions[WARMUP + 1])
+            if explain_dir:
+                Path(explain_dir).mkdir(parents=True, exist_ok=True)
+                (Path(explain_dir) / f"hybrid-{knob}-{value}.txt").write_text(plan + "\n")
+            timings[value]["execution"] = [line.strip() for line in plan.splitlines() if "Execution Time" in line]
+    finally:
+        setattr(postgres, knob, shipped)
+    first = percentile(timings[values[0]]["statement"], 50)
+    for value in values:
+        measured = timings[value]
+        ratio = percentile(measured["statement"], 50) / first
+        log(f"   {knob} {value}: retrieve() {fmt(measured['retrieve'])}; statement {fmt(measured['statement'])}; "
+            f"statement p50 ×{ratio:.2f} of {values[0]}; EXPLAIN {'; '.join(measured['execution'])}")  # fmt: skip
+        for summary in measured["cpu"]:
+            log(f"     {summary}")
+    return {str(value): measured for value, measured in timings.items()}
 
 
 def embed_timings(tenant, bot, questions: list[str]) -> list[float]:
