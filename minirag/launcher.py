@@ -220,7 +220,8 @@ def web_command() -> list[str]:
 def worker_command() -> list[str]:
     return python_command(
         "-m", "celery", "-A", "minirag", "worker", "-Q", WORKER_QUEUES, "-l", "info",
-        "--concurrency", env("WORKER_CONCURRENCY", "2"), "-n", "worker@%h",
+        # Celery's default node name, which `manage.py healthcheck worker` asks for (as in Docker).
+        "--concurrency", env("WORKER_CONCURRENCY", "2"), "-n", "celery@%h",
         # One machine: no neighbours to synchronise with (mingle alone waits a second at every start).
         "--without-mingle", "--without-gossip",
     )  # fmt: skip
