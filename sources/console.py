@@ -67,6 +67,7 @@ class ProblemSource:
     status: str
     stage: str | None
     error: str
+    detail: str  # Source.error_detail: the real cause, for operators only (already redacted and capped)
     since: datetime | None
     problem: str  # "failed", "stuck processing", "stuck in queue"
 
@@ -85,7 +86,7 @@ def failed_and_stuck_sources(*, limit: int = 500, now: datetime | None = None) -
     branches, params = [], []
     for schema in tenants:
         branches.append(
-            "SELECT %s::text, id::text, name, source_type, status, stage, coalesce(error_message, ''), "
+            "SELECT %s::text, id::text, name, source_type, status, stage, coalesce(error_message, ''), error_detail, "
             "CASE WHEN status = 'processing' THEN processing_started_at ELSE updated_at END AS since, "
             "CASE WHEN status = 'error' THEN 'failed' WHEN status = 'processing' THEN 'stuck processing' "
             "ELSE 'stuck in queue' END "

@@ -57,6 +57,7 @@ def seeded(tenant_a, tenant_b, settings):
             content="Blipton is the capital.",
             status="error",
             error_message="Fetching failed: HTTP 500",
+            error_detail="HTTPStatusError: Server error '500 Internal Server Error' for url 'https://wiki.example/p'",
         )
         chat = Chat.objects.create(bot_profile_id=bot.id, title="Where is Blipton?", message_count=2)
         Message.objects.create(chat=chat, role="user", content="Where is Blipton?")
@@ -173,6 +174,7 @@ def test_failed_and_stuck_view_lists_every_tenant_and_retries(
     page = response.content.decode()
     assert response.status_code == 200
     assert "Broken page" in page and "Fetching failed: HTTP 500" in page and "failed" in page
+    assert "Server error &#x27;500 Internal Server Error&#x27; for url" in page  # the operator sees the real cause
     assert "Stuck crawl" in page and "stuck processing" in page and "embedding" in page
     assert "Handbook" not in page
     assert f"/admin/sources/source/{seeded['stuck'].pk}/change/?tenant={tenant_b.tenant.slug}" in page
