@@ -19,8 +19,10 @@ from usage.tests.factories import UsageEventFactory
 NOW = timezone.now()
 
 
-def _ago(days: int, hours: int = 0) -> dt.datetime:
-    return NOW - dt.timedelta(days=days, hours=hours)
+def _ago(days: int) -> dt.datetime:
+    # Whole days from one instant, so "today" and "yesterday" stay different dates at any time of day (an hour
+    # earlier than now was yesterday in the first hour after midnight, and the two days merged).
+    return NOW - dt.timedelta(days=days)
 
 
 @pytest.fixture
@@ -35,7 +37,7 @@ def known_usage(tenant_a):
             prompt_tokens=1000,
             completion_tokens=500,
             cost_usd=Decimal("0.001"),
-            created_at=_ago(0, 1),
+            created_at=_ago(0),
         )
         UsageEventFactory(
             bot_profile_id=alpha.id,
@@ -89,7 +91,7 @@ def test_usage_daily_groups_by_date_and_model_newest_first(tenant_a, known_usage
     assert response.status_code == 200
     rows = response.json()
     assert [(r["date"], r["model"], r["total_tokens"], r["request_count"]) for r in rows] == [
-        (_ago(0, 1).date().isoformat(), "gpt-4o-mini", 1500, 1),
+        (_ago(0).date().isoformat(), "gpt-4o-mini", 1500, 1),
         (_ago(1).date().isoformat(), "gpt-4o-mini", 3500, 1),
         (_ago(1).date().isoformat(), "my-local-model", 300, 1),
     ]
@@ -226,8 +228,8 @@ def feedback_data(tenant_a):
         alpha, beta = BotFactory(name="Alpha"), BotFactory(name="Beta")
         chat_a, chat_b = ChatFactory(bot_profile_id=alpha.id), ChatFactory(bot_profile_id=beta.id)
         assistant = MessageRole.ASSISTANT
-        MessageFactory(chat=chat_a, role=assistant, feedback="positive", created_at=_ago(0, 1))
-        MessageFactory(chat=chat_a, role=assistant, feedback="negative", created_at=_ago(0, 1))
+        MessageFactory(chat=chat_a, role=assistant, feedback="positive", created_at=_ago(0))
+        MessageFactory(chat=chat_a, role=assistant, feedback="negative", created_at=_ago(0))
         MessageFactory(chat=chat_a, role=assistant, feedback=None, created_at=_ago(2))
         MessageFactory(chat=chat_b, role=assistant, feedback="positive", created_at=_ago(2))
         MessageFactory(chat=chat_b, role=MessageRole.USER, created_at=_ago(2))  # never counted
@@ -258,7 +260,7 @@ def test_feedback_trend_oldest_first(tenant_a, feedback_data):
 
     assert rows == [
         {"date": _ago(2).date().isoformat(), "positive_count": 1, "negative_count": 0, "total_messages": 2},
-        {"date": _ago(0, 1).date().isoformat(), "positive_count": 1, "negative_count": 1, "total_messages": 2},
+        {"date": _ago(0).date().isoformat(), "positive_count": 1, "negative_count": 1, "total_messages": 2},
     ]
 
 
