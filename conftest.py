@@ -3,6 +3,7 @@
 from dataclasses import dataclass
 
 import pytest
+from django.test import Client
 from rest_framework.test import APIClient
 
 from tenants.models import ApiToken, Tenant, User
@@ -69,6 +70,15 @@ def tenant_b(_session_tenants, db) -> TenantHandle:
     handle = _session_tenants["tenant-b"]
     handle.restore()
     return handle
+
+
+@pytest.fixture
+def operator(db) -> Client:
+    """A platform operator (superuser) logged in to the console."""
+    user = User.objects.create_superuser(email="ops@minirag.example", password="correct-horse-battery-staple")
+    client = Client()
+    client.force_login(user, backend="tenants.backends.OperatorBackend")
+    return client
 
 
 @pytest.fixture

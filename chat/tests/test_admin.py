@@ -1,22 +1,12 @@
 """Chats, messages and usage events in the operator console, shown in the chosen tenant's schema."""
 
 import pytest
-from django.test import Client
 
 from chat.models import Chat, Message
 from minirag.tenancy import tenant_context
-from tenants.models import User
 from usage.models import UsageEvent
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def operator() -> Client:
-    user = User.objects.create_superuser(email="ops@minirag.example", password="correct-horse-battery-staple")
-    client = Client()
-    client.force_login(user, backend="tenants.backends.OperatorBackend")
-    return client
 
 
 def test_chat_message_and_usage_pages_render_per_tenant(operator, tenant_a, tenant_b):

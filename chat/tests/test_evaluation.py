@@ -9,7 +9,6 @@ from unittest import mock
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.core.management import CommandError, call_command
-from django.test import Client
 
 from chat import evaluation, evaluation_file
 from chat.evaluation_metrics import answer_hit, precision_recall, ranking_scores
@@ -17,7 +16,6 @@ from chat.models import EvaluationRun, EvaluationStatus
 from chat.tests.conftest import PARIS_TEXT, ingest_text, make_extractive_bot
 from minirag.tenancy import tenant_context
 from sources.index import RetrievedChunk
-from tenants.models import User
 
 # --- Metrics over plain data ----------------------------------------------------------------------------------
 
@@ -282,14 +280,6 @@ def test_evaluate_command_needs_a_tenant_when_there_are_several(tenant_a, tenant
 
 
 # --- The console: upload → task → report --------------------------------------------------------------------
-
-
-@pytest.fixture
-def operator(db) -> Client:
-    user = User.objects.create_superuser(email="ops@minirag.example", password="correct-horse-battery-staple")
-    client = Client()
-    client.force_login(user, backend="tenants.backends.OperatorBackend")
-    return client
 
 
 def test_console_upload_runs_the_evaluation_in_a_task_and_shows_the_report(

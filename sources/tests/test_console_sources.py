@@ -8,7 +8,6 @@ from datetime import timedelta
 import lxml.html
 import pytest
 from django.db import connection
-from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
@@ -18,20 +17,11 @@ from sources import services
 from sources.console_source import CHUNKS_PER_PAGE, joined_text, source_knowledge
 from sources.models import Chunk, Source
 from sources.pipeline.extract import extract_by_kind
-from tenants.models import User
 
 pytestmark = pytest.mark.django_db
 
 TYPES = ["text", "url", "upload"]
 STATUSES = ["ready", "ready", "error", "pending", "processing"]
-
-
-@pytest.fixture
-def operator() -> Client:
-    user = User.objects.create_superuser(email="ops@sources.example", password="correct-horse-battery-staple")
-    client = Client()
-    client.force_login(user, backend="tenants.backends.OperatorBackend")
-    return client
 
 
 @pytest.fixture

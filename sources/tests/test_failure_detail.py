@@ -5,7 +5,6 @@ from datetime import timedelta
 
 import lxml.html
 import pytest
-from django.test import Client
 from django.utils import timezone
 from rest_framework import serializers
 
@@ -16,20 +15,11 @@ from sources import services
 from sources.models import Source, SourceStatus
 from sources.pipeline import ingest as pipeline
 from sources.tasks import sweep_stuck_sources
-from tenants.models import User
 
 pytestmark = pytest.mark.django_db
 
 LEAKED_KEY = "sk-live-9f8e7d6c5b4a39281706"
 INTERNAL_ERROR = "Ingestion failed because of an internal error; try again later"
-
-
-@pytest.fixture
-def operator() -> Client:
-    user = User.objects.create_superuser(email="ops@detail.example", password="correct-horse-battery-staple")
-    client = Client()
-    client.force_login(user, backend="tenants.backends.OperatorBackend")
-    return client
 
 
 def _ingest(run_on_commit, source: Source) -> Source:

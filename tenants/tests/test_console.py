@@ -33,14 +33,6 @@ def _fresh_stats_cache():
 
 
 @pytest.fixture
-def operator() -> Client:
-    user = User.objects.create_superuser(email="ops@minirag.example", password="correct-horse-battery-staple")
-    client = Client()
-    client.force_login(user, backend=BACKEND)
-    return client
-
-
-@pytest.fixture
 def seeded(tenant_a, tenant_b, settings):
     """Tenant A: a bot, sources in every state, a chat, usage and a webhook. Tenant B: one stuck source."""
     settings.DEFAULT_EMBEDDING_MODEL = ""

@@ -172,18 +172,6 @@ def test_extra_reserved_slugs_come_from_settings(api_client):
     assert response.status_code == 422
 
 
-@pytest.fixture
-def operator():
-    from django.test import Client
-
-    from tenants.models import User
-
-    user = User.objects.create_superuser(email="ops@minirag.example", password=PASSWORD)
-    client = Client()
-    client.force_login(user, backend="tenants.backends.OperatorBackend")
-    return client
-
-
 def test_console_issues_an_invite_code_once(operator):
     admin_client = operator
     response = admin_client.post(
