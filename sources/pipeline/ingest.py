@@ -118,28 +118,27 @@ def run_ingestion(*, source_id: str, token: str | None = None, trigger: str = "m
         with Lease(source_id=str(source.pk), token=token):
             outcome = _ingest(source, token, previous_status)
     except Exception as error:  # noqa: BLE001 - any failure fails the source; a killed worker is the sweeper's
-        message, detail = _failure_message(source_id, error)
-        fail_source(source, token, message, detail=detail)
+        message = _failure_message(source_id, error)
+        fail_source(source, token, message, detail=failure_detail(error))
         return Outcome("error", message=message)
     logger.info("ingest %s finished: %s (%d chunks)", source_id, outcome.status, outcome.chunk_count)
     return outcome
 
 
-def _failure_message(source_id: str, error: Exception) -> tuple[str, str]:
-    """(what the tenant reads in `error_message`, the real cause for operators in `error_detail`). The message:
-    our own errors as they are, never an internal one (that one is logged with its traceback)."""
-    detail = failure_detail(error)
+def _failure_message(source_id: str, error: Exception) -> str:
+    """What the tenant reads in `error_message`: our own errors as they are, never an internal one (that one is
+    logged with its traceback; operators read the real cause in `error_detail`)."""
     if isinstance(error, SoftTimeLimitExceeded):
         return (
             f"Ingestion took longer than {settings.INGEST_SOFT_TIME_LIMIT_SECONDS} s and was stopped; "
             "split the source or try again"
-        ), detail
+        )
     if isinstance(error, IngestError | ExtractionError | embeddings.EmbeddingError | KnowledgeIndexError):
-        return str(error), detail
+        return str(error)
     if isinstance(error, UnsafeURLError):
-        return f"Refused: {error}", detail
+        return f"Refused: {error}"
     logger.error("ingest %s crashed", source_id, exc_info=error)
-    return "Ingestion failed because of an internal error; try again later", detail
+    return "Ingestion failed because of an internal error; try again later"
 
 
 def _ingest(source: Source, token: str, previous_status: str) -> Outcome:
